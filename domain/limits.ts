@@ -1,0 +1,35 @@
+// Every limit in Zixt, named once. Checked at ingest, asserted again inside.
+export const limits = {
+  // canonical codec
+  codecDepthMax: 16,
+  codecItemsMax: 100_000,
+  codecStringBytesMax: 16 * 1024 * 1024 + 1024,
+  // commands
+  commandBytesMax: 256 * 1024,
+  commandIdBytes: 16,
+  commandSkewMs: 5 * 60_000,
+  usernameLengthMin: 3,
+  usernameLengthMax: 32,
+  encryptedFieldBytesMax: 4096,
+  threadMembersMax: 256,
+  messageCiphertextBytesMax: 64 * 1024,
+  attachmentsPerMessageMax: 10,
+  attachmentPlainBytesMax: 15 * 1024 * 1024,
+  // AES-256-GCM: 12-byte nonce + 16-byte tag per chunked blob header, plus framing slack
+  attachmentOverheadBytesMax: 64 * 1024,
+  keyPackagesPerPublishMax: 32,
+  keyPackageBytesMax: 16 * 1024,
+  mlsHandshakeBytesMax: 512 * 1024,
+  backupCodesMax: 16,
+  devicesPerUserMax: 16,
+  // keys
+  deviceKeyRotationDueMs: 30 * 24 * 3600_000,
+  deviceKeyExpiryMs: 90 * 24 * 3600_000,
+  replicaKeyRotationMs: 30 * 24 * 3600_000,
+  // ledger
+  eventsPerBlockMax: 10_000,
+  commandsPerBlockMax: 2_000,
+  blockBytesMax: 64 * 1024 * 1024,
+  recordBytesMax: 64 * 1024 * 1024 + 1024,
+  segmentBytesMax: 64 * 1024 * 1024,
+} as const
