@@ -7,8 +7,10 @@ export type Command = {
   readonly id: string // 16 random bytes, base64url without padding (22 chars)
   readonly type: string // imperative: 'PostMessage'
   readonly author: string // user id
-  readonly signer: 'device' | 'identity'
-  readonly keyId: string // device id when signer = device, else the identity key id
+  // device: ordinary commands; identity: account-level commands; service: facts only the
+  // operator's services can attest (e-mail verified, key rotation due/expired), keys in genesis
+  readonly signer: 'device' | 'identity' | 'service'
+  readonly keyId: string // device id, identity key id (= user id) or service key id
   readonly time: number // client clock, ms since the epoch; must be within limits.commandSkewMs of the block time
   readonly payload: { readonly [key: string]: Value }
 }
