@@ -48,6 +48,9 @@ export type Aead = {
 
 export type ScryptParams = { readonly N: number; readonly r: number; readonly p: number; readonly dkLen: number }
 
+export type HmacHash = 'sha1' | 'sha256' | 'sha512'
+export type HkdfHash = 'sha256' | 'sha512' | 'sha3_256'
+
 export type CryptoFacade = {
   readonly backend: 'native' | 'noble'
   readonly mlKem1024: Kem
@@ -59,7 +62,10 @@ export type CryptoFacade = {
   sha3_256(data: Uint8Array): Uint8Array
   sha3_512(data: Uint8Array): Uint8Array
   /** HMAC for RFC 4226/6238 one-time passwords (SHA-1 is what authenticator apps use). */
-  hmac(hash: 'sha1' | 'sha256' | 'sha512', key: Uint8Array, data: Uint8Array): Uint8Array
+  hmac(hash: HmacHash, key: Uint8Array, data: Uint8Array): Uint8Array
+  /** RFC 5869 HKDF-Extract-then-Expand; length ≤ 255·HashLen. */
+  hkdf(hash: HkdfHash, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array
+  /** hkdf('sha3_256', …): the KDF Zixt uses for its own key derivations. */
   hkdfSha3_256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array
   scrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array>
   randomBytes(length: number): Uint8Array

@@ -1,0 +1,59 @@
+import t from 'tap'
+import { concatBytes, fromBase64url, fromHex, toBase64url, toHex, utf8Decode, utf8Encode } from './encoding.ts'
+import { ErrorCode, ZixtError } from './errors.ts'
+
+const bytes = (s: string) => new TextEncoder().encode(s)
+const nonCanonical = (field: string) => ({ code: ErrorCode.nonCanonical, message: new RegExp(`^${field}:`) })
+
+t.test('base64url matches the RFC 4648 §10 vectors (url alphabet, padding dropped)', async (t) => {
+  const vectors: [string, string][] = [
+    ['', ''], ['f', 'Zg'], ['fo', 'Zm8'], ['foo', 'Zm9v'], ['foob', 'Zm9vYg'], ['fooba', 'Zm9vYmE'], ['foobar', 'Zm9vYmFy'],
+  ]
+  for (const [plain, encoded] of vectors) {
+    t.equal(toBase64url(bytes(plain)), encoded)
+    t.same(fromBase64url(encoded), bytes(plain))
+  }
+  t.equal(toBase64url(Uint8Array.of(0xfb, 0xff, 0xbf)), '-_-_', 'uses - and _ where base64 has + and /')
+})
+
+t.test('base64url round-trips every length and byte value', async (t) => {
+  for (let n = 0; n < 70; n++) {
+    const b = Uint8Array.from({ length: n }, (_, i) => (i * 97 + n * 31) & 0xff)
+    t.same(fromBase64url(toBase64url(b)), b, `length ${n}`)
+  }
+  const all = Uint8Array.from({ length: 256 }, (_, i) => i)
+  t.same(fromBase64url(toBase64url(all)), all)
+})
+
+t.test('base64url rejects every non-canonical spelling, naming the field', async (t) => {
+  const bad = [
+    'Zg==', // padding
+    'Zg=', 'Zm9v\n', ' Zm9v', 'Zm+v', 'Zm/v', 'Zm9v.', 'Zé9v',
+    'Z', 'Zm9vY', // length 1 mod 4
+    'Zh', // 'f' is Zg; h sets a trailing bit
+    'Zm9', // 'fo' is Zm8; 9 sets trailing bits
+  ]
+  for (const text of bad) t.throws(() => fromBase64url(text, 'signature'), nonCanonical('signature'), JSON.stringify(text))
+  t.throws(() => fromBase64url(42 as unknown as string, 'publicKey'), nonCanonical('publicKey'))
+  const err = (() => { try { fromBase64url('Zh', 'salt') } catch (e) { return e } })()
+  t.ok(err instanceof ZixtError)
+  t.match((err as Error).message, /trailing bits/)
+})
+
+t.test('hex encodes lower case and decodes either case strictly', async (t) => {
+  t.equal(toHex(Uint8Array.of(0, 1, 0xab, 0xff)), '0001abff')
+  t.same(fromHex('0001ABff'), Uint8Array.of(0, 1, 0xab, 0xff))
+  t.same(fromHex(''), new Uint8Array(0))
+  for (const text of ['0', 'abc', '0x00', 'zz', '00 11', 'g0']) t.throws(() => fromHex(text, 'nonce'), nonCanonical('nonce'), text)
+})
+
+t.test('utf8 round-trips and rejects ill-formed input', async (t) => {
+  const s = 'zixt ✓ 𝄞 ü'
+  t.equal(utf8Decode(utf8Encode(s)), s)
+  t.throws(() => utf8Decode(Uint8Array.of(0xc3, 0x28), 'username'), nonCanonical('username'))
+  t.throws(() => utf8Decode(Uint8Array.of(0xed, 0xa0, 0x80)), nonCanonical('value'), 'lone surrogate')
+})
+
+t.test('concatBytes joins in order', async (t) => {
+  t.same(concatBytes(Uint8Array.of(1), new Uint8Array(0), Uint8Array.of(2, 3)), Uint8Array.of(1, 2, 3))
+})

@@ -1,0 +1,119 @@
+// Byte ↔ text encodings used everywhere: base64url (RFC 4648 §5, no padding), hex, UTF-8.
+// Browser and Node alike (no Buffer). Decoders accept exactly one spelling per byte string:
+// a second spelling of the same bytes could slip past a uniqueness check or change a hash.
+import { CodecError } from './errors.ts'
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const DECODE = new Int16Array(128).fill(-1)
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i
+
+/** RFC 4648 §5 base64url without padding (§3.2). */
+export function toBase64url(bytes: Uint8Array): string {
+  let out = ''
+  let i = 0
+  for (; i + 3 <= bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
+    out += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]! + ALPHABET[(n >>> 6) & 63]! + ALPHABET[n & 63]!
+  }
+  const rest = bytes.length - i
+  if (rest === 1) {
+    const n = bytes[i]! << 16
+    out += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]!
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8)
+    out += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]! + ALPHABET[(n >>> 6) & 63]!
+  }
+  return out
+}
+
+function sextet(text: string, index: number, name: string): number {
+  const code = text.charCodeAt(index)
+  const value = code < 128 ? DECODE[code]! : -1
+  if (value < 0) {
+    throw new CodecError(`${name}: not base64url: character ${JSON.stringify(text[index])} at ${index}`, { field: name })
+  }
+  return value
+}
+
+/**
+ * Strict base64url: only the RFC 4648 §5 alphabet, no padding, no whitespace, no length
+ * of 1 mod 4, and the unused trailing bits zero (§3.5), so every byte string has one text.
+ */
+export function fromBase64url(text: string, name = 'value'): Uint8Array {
+  if (typeof text !== 'string') throw new CodecError(`${name}: expected a base64url string, got ${typeof text}`, { field: name })
+  const rest = text.length % 4
+  if (rest === 1) throw new CodecError(`${name}: not base64url: length ${text.length} is 1 mod 4`, { field: name })
+  const out = new Uint8Array(Math.floor(text.length / 4) * 3 + (rest === 0 ? 0 : rest - 1))
+  let o = 0
+  let i = 0
+  for (; i + 4 <= text.length; i += 4) {
+    const n =
+      (sextet(text, i, name) << 18) | (sextet(text, i + 1, name) << 12) | (sextet(text, i + 2, name) << 6) | sextet(text, i + 3, name)
+    out[o++] = n >>> 16
+    out[o++] = (n >>> 8) & 0xff
+    out[o++] = n & 0xff
+  }
+  if (rest === 0) return out
+  const a = sextet(text, i, name)
+  const b = sextet(text, i + 1, name)
+  const c = rest === 3 ? sextet(text, i + 2, name) : 0
+  const unused = rest === 2 ? b & 0x0f : c & 0x03
+  if (unused !== 0) throw new CodecError(`${name}: not canonical base64url: non-zero trailing bits`, { field: name })
+  out[o++] = (a << 2) | (b >>> 4)
+  if (rest === 3) out[o++] = ((b & 0x0f) << 4) | (c >>> 2)
+  return out
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+/** Lower-case hex. */
+export function toHex(bytes: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!]!
+  return out
+}
+
+function nibble(text: string, index: number, name: string): number {
+  const c = text.charCodeAt(index)
+  if (c >= 48 && c <= 57) return c - 48
+  if (c >= 97 && c <= 102) return c - 87
+  if (c >= 65 && c <= 70) return c - 55
+  throw new CodecError(`${name}: not hex: character ${JSON.stringify(text[index])} at ${index}`, { field: name })
+}
+
+/** Hex of either case (test vectors are upper case); no prefix, no separators, even length. */
+export function fromHex(text: string, name = 'value'): Uint8Array {
+  if (typeof text !== 'string') throw new CodecError(`${name}: expected a hex string, got ${typeof text}`, { field: name })
+  if (text.length % 2 !== 0) throw new CodecError(`${name}: not hex: odd length ${text.length}`, { field: name })
+  const out = new Uint8Array(text.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = (nibble(text, 2 * i, name) << 4) | nibble(text, 2 * i + 1, name)
+  return out
+}
+
+const encoder = new TextEncoder()
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+export function utf8Encode(text: string): Uint8Array {
+  return encoder.encode(text)
+}
+
+/** Rejects ill-formed UTF-8 instead of substituting U+FFFD. */
+export function utf8Decode(bytes: Uint8Array, name = 'value'): string {
+  try {
+    return strictDecoder.decode(bytes)
+  } catch {
+    throw new CodecError(`${name}: not well-formed UTF-8`, { field: name })
+  }
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const p of parts) length += p.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}
