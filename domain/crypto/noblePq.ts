@@ -91,6 +91,27 @@ export const nobleSlhDsaShake256f = nobleSigner({
   signingKey: (secretKey) => secretKey,
 })
 
+const ML_KEM_Q = 3329
+const ML_KEM_K = 4
+
+/**
+ * FIPS 203 §7.2 step 2 (modulus check): ByteEncode12(ByteDecode12(ek[0:384k])) = ek[0:384k],
+ * i.e. every 12-bit coefficient of t̂ is below q. Done here because @noble/post-quantum 0.5.2's
+ * own check is a no-op (its 12-bit decoder does not reduce mod q, so the round trip always
+ * matches) and it accepts the Wycheproof/ACVP "not reduced" keys that OpenSSL refuses.
+ */
+function mlKemModulusCheck(publicKey: Uint8Array): boolean {
+  const end = 384 * ML_KEM_K
+  for (let i = 0; i < end; i += 3) {
+    const b0 = publicKey[i]!
+    const b1 = publicKey[i + 1]!
+    const b2 = publicKey[i + 2]!
+    if ((b0 | ((b1 & 0x0f) << 8)) >= ML_KEM_Q) return false
+    if (((b1 >> 4) | (b2 << 4)) >= ML_KEM_Q) return false
+  }
+  return true
+}
+
 export const nobleMlKem1024: Kem = {
   name: 'ML-KEM-1024',
   ...mlKem1024Sizes,
@@ -99,18 +120,17 @@ export const nobleMlKem1024: Kem = {
     const s = seed === undefined ? platformRandomBytes(64) : checkLength('seed', seed, mlKem1024Sizes.secretKeyBytes)
     return { publicKey: ml_kem1024.keygen(s).publicKey, secretKey: Uint8Array.from(s) }
   },
-  // FIPS 203 Alg. 20 ML-KEM.Encaps after the §7.2 modulus check (noble performs it and throws).
+  // FIPS 203 Alg. 20 ML-KEM.Encaps after the §7.2 encapsulation key check.
   encapsulate(publicKey) {
     checkLength('publicKey', publicKey, mlKem1024Sizes.publicKeyBytes)
-    try {
-      return ml_kem1024.encapsulate(publicKey, platformRandomBytes(32))
-    } catch {
+    if (!mlKemModulusCheck(publicKey)) {
       throw new CryptoError(
         ErrorCode.invalidArgument,
         'publicKey: not a valid ml-kem-1024 public key (FIPS 203 §7.2 modulus check failed)',
         { argument: 'publicKey' },
       )
     }
+    return ml_kem1024.encapsulate(publicKey, platformRandomBytes(32))
   },
   // FIPS 203 Alg. 21 ML-KEM.Decaps: a modified ciphertext yields the implicit-rejection key.
   decapsulate(cipherText, secretKey) {
