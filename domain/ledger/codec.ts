@@ -1,6 +1,8 @@
 // Canonical encoding: a strict subset of CBOR (RFC 8949) with the core
 // deterministic encoding rules of §4.2.1. Specified in domain/ledger/CODEC.md.
-// One value has exactly one encoding; decode() rejects every other byte string.
+// One value has exactly one encoding; decode() rejects every other byte string,
+// and encode() refuses every value decode() would refuse (same limits), so
+// decode(encode(v)) never fails.
 import { CodecError } from '../errors.ts'
 import { limits } from '../limits.ts'
 
@@ -13,6 +15,9 @@ export type Value =
   | readonly Value[]
   | { readonly [key: string]: Value }
 
+/** Per-call limits. Blocks carry many more items than a command, so they pass their own itemsMax. */
+export type CodecOptions = { readonly itemsMax?: number }
+
 const MT_UINT = 0
 const MT_NEGINT = 1
 const MT_BYTES = 2
@@ -23,6 +28,7 @@ const MT_SIMPLE = 7
 const SIMPLE_FALSE = 20
 const SIMPLE_TRUE = 21
 const SIMPLE_NULL = 22
+const TWO_32 = 0x1_0000_0000
 
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -30,6 +36,11 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 class Writer {
   private buf = new Uint8Array(256)
   length = 0
+  items = 0
+  readonly itemsMax: number
+  constructor(itemsMax: number) {
+    this.itemsMax = itemsMax
+  }
   private ensure(extra: number): void {
     if (this.length + extra <= this.buf.length) return
     let size = this.buf.length * 2
@@ -47,59 +58,107 @@ class Writer {
     this.buf.set(b, this.length)
     this.length += b.length
   }
+  /** RFC 8949 §4.2.1: the argument in the shortest form that holds it. */
   head(major: number, n: number): void {
+    this.ensure(9)
     const m = major << 5
-    if (n < 24) this.byte(m | n)
-    else if (n < 0x100) { this.byte(m | 24); this.byte(n) }
-    else if (n < 0x10000) { this.byte(m | 25); this.byte(n >>> 8); this.byte(n & 0xff) }
-    else if (n < 0x1_0000_0000) {
-      this.byte(m | 26)
-      this.byte((n >>> 24) & 0xff); this.byte((n >>> 16) & 0xff); this.byte((n >>> 8) & 0xff); this.byte(n & 0xff)
+    const b = this.buf
+    let p = this.length
+    if (n < 24) b[p++] = m | n
+    else if (n < 0x100) { b[p++] = m | 24; b[p++] = n }
+    else if (n < 0x10000) { b[p++] = m | 25; b[p++] = n >>> 8; b[p++] = n & 0xff }
+    else if (n < TWO_32) {
+      b[p++] = m | 26
+      b[p++] = n >>> 24; b[p++] = (n >>> 16) & 0xff; b[p++] = (n >>> 8) & 0xff; b[p++] = n & 0xff
     } else {
-      this.byte(m | 27)
-      const hi = Math.floor(n / 0x1_0000_0000)
+      b[p++] = m | 27
+      const hi = Math.floor(n / TWO_32)
       const lo = n >>> 0
-      this.byte((hi >>> 24) & 0xff); this.byte((hi >>> 16) & 0xff); this.byte((hi >>> 8) & 0xff); this.byte(hi & 0xff)
-      this.byte((lo >>> 24) & 0xff); this.byte((lo >>> 16) & 0xff); this.byte((lo >>> 8) & 0xff); this.byte(lo & 0xff)
+      b[p++] = hi >>> 24; b[p++] = (hi >>> 16) & 0xff; b[p++] = (hi >>> 8) & 0xff; b[p++] = hi & 0xff
+      b[p++] = lo >>> 24; b[p++] = (lo >>> 16) & 0xff; b[p++] = (lo >>> 8) & 0xff; b[p++] = lo & 0xff
     }
+    this.length = p
   }
   result(): Uint8Array {
     return this.buf.slice(0, this.length)
   }
 }
 
-/** Byte-wise lexicographic order of the encoded keys (RFC 8949 §4.2.1). */
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
+/** Byte-wise lexicographic order (RFC 8949 §4.2.1 orders map keys by their encodings). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length)
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
   return a.length - b.length
 }
 
-function encodeKey(key: string): Uint8Array {
-  const w = new Writer()
-  const b = utf8.encode(key)
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+// Record field names repeat in every event: cache their encodings (bounded, so
+// attacker-chosen payload keys cannot grow it without limit).
+const keyCache = new Map<string, Uint8Array>()
+const KEY_CACHE_MAX = 4096
+
+function encodeKey(key: string, path: string): Uint8Array {
+  const cached = keyCache.get(key)
+  if (cached !== undefined) return cached
+  const w = new Writer(1)
+  encodeText(w, key, path)
+  const out = w.result()
+  if (keyCache.size < KEY_CACHE_MAX) keyCache.set(key, out)
+  return out
+}
+
+function encodeText(w: Writer, v: string, path: string): void {
+  if (!v.isWellFormed()) throw new CodecError(`${path}: string is not well-formed Unicode`, { path })
+  const b = utf8.encode(v)
+  if (b.length > limits.codecStringBytesMax) {
+    throw new CodecError(`${path}: string of ${b.length} bytes exceeds ${limits.codecStringBytesMax}`, { path })
+  }
   w.head(MT_TEXT, b.length)
   w.bytes(b)
-  return w.result()
+}
+
+function countItem(w: Writer, path: string): void {
+  if (++w.items > w.itemsMax) throw new CodecError(`${path}: more than ${w.itemsMax} items`, { path })
+}
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+function encodeMap(w: Writer, v: { readonly [key: string]: Value }, path: string, depth: number): void {
+  const entries: [Uint8Array, string][] = []
+  for (const key of Object.keys(v)) {
+    if (v[key] === undefined) continue // an absent optional field is not encoded
+    entries.push([encodeKey(key, `${path}.${key}`), key])
+  }
+  if (entries.length > w.itemsMax) throw new CodecError(`${path}: ${entries.length} keys exceeds ${w.itemsMax}`, { path })
+  entries.sort((a, b) => compareBytes(a[0], b[0]))
+  w.head(MT_MAP, entries.length)
+  for (const [kb, key] of entries) {
+    countItem(w, path)
+    w.bytes(kb)
+    encodeInto(w, v[key]!, `${path}.${key}`, depth + 1)
+  }
 }
 
 function encodeInto(w: Writer, v: Value, path: string, depth: number): void {
   if (depth > limits.codecDepthMax) throw new CodecError(`${path}: nesting deeper than ${limits.codecDepthMax}`, { path })
+  countItem(w, path)
   if (v === null) return w.byte((MT_SIMPLE << 5) | SIMPLE_NULL)
   if (v === true) return w.byte((MT_SIMPLE << 5) | SIMPLE_TRUE)
   if (v === false) return w.byte((MT_SIMPLE << 5) | SIMPLE_FALSE)
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) throw new CodecError(`${path}: ${v} is not a safe integer`, { path })
-    if (v >= 0) return w.head(MT_UINT, v)
+    if (v >= 0) return w.head(MT_UINT, v) // -0 encodes as 0
     return w.head(MT_NEGINT, -1 - v)
   }
-  if (typeof v === 'string') {
-    if (!v.isWellFormed()) throw new CodecError(`${path}: string is not well-formed Unicode`, { path })
-    const b = utf8.encode(v)
-    if (b.length > limits.codecStringBytesMax) throw new CodecError(`${path}: string of ${b.length} bytes exceeds ${limits.codecStringBytesMax}`, { path })
-    w.head(MT_TEXT, b.length)
-    return w.bytes(b)
-  }
+  if (typeof v === 'string') return encodeText(w, v, path)
   if (v instanceof Uint8Array) {
     if (v.length > limits.codecStringBytesMax) throw new CodecError(`${path}: ${v.length} bytes exceeds ${limits.codecStringBytesMax}`, { path })
     w.head(MT_BYTES, v.length)
@@ -107,31 +166,17 @@ function encodeInto(w: Writer, v: Value, path: string, depth: number): void {
   }
   if (Array.isArray(v)) {
     const arr = v as readonly Value[]
-    if (arr.length > limits.codecItemsMax) throw new CodecError(`${path}: ${arr.length} items exceeds ${limits.codecItemsMax}`, { path })
+    if (arr.length > w.itemsMax) throw new CodecError(`${path}: ${arr.length} items exceeds ${w.itemsMax}`, { path })
     w.head(MT_ARRAY, arr.length)
     for (let i = 0; i < arr.length; i++) encodeInto(w, arr[i]!, `${path}[${i}]`, depth + 1)
     return
   }
-  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-    const entries: [Uint8Array, string][] = []
-    for (const key of Object.keys(v)) {
-      if ((v as Record<string, Value>)[key] === undefined) continue // absent optional field
-      entries.push([encodeKey(key), key])
-    }
-    if (entries.length > limits.codecItemsMax) throw new CodecError(`${path}: ${entries.length} keys exceeds ${limits.codecItemsMax}`, { path })
-    entries.sort((a, b) => compareBytes(a[0], b[0]))
-    w.head(MT_MAP, entries.length)
-    for (const [kb, key] of entries) {
-      w.bytes(kb)
-      encodeInto(w, (v as Record<string, Value>)[key]!, `${path}.${key}`, depth + 1)
-    }
-    return
-  }
+  if (typeof v === 'object' && isPlainObject(v)) return encodeMap(w, v as { readonly [key: string]: Value }, path, depth)
   throw new CodecError(`${path}: unsupported value of type ${typeof v}`, { path })
 }
 
-export function encode(value: Value): Uint8Array {
-  const w = new Writer()
+export function encode(value: Value, options: CodecOptions = {}): Uint8Array {
+  const w = new Writer(options.itemsMax ?? limits.codecItemsMax)
   encodeInto(w, value, '$', 0)
   return w.result()
 }
@@ -140,8 +185,10 @@ class Reader {
   pos = 0
   items = 0
   readonly data: Uint8Array
-  constructor(data: Uint8Array) {
+  readonly itemsMax: number
+  constructor(data: Uint8Array, itemsMax: number) {
     this.data = data
+    this.itemsMax = itemsMax
   }
   fail(message: string): never {
     throw new CodecError(`offset ${this.pos}: ${message}`, { offset: this.pos })
@@ -156,29 +203,54 @@ class Reader {
     this.pos += n
     return out
   }
-  /** Reads the argument of a head, enforcing the shortest form. */
+  u32(): number {
+    return this.byte() * 0x100_0000 + (this.byte() << 16) + (this.byte() << 8) + this.byte()
+  }
+  /** Reads the argument of a head, enforcing the shortest form (RFC 8949 §4.2.1). */
   arg(info: number): number {
     if (info < 24) return info
     let n: number
     let min: number
     if (info === 24) { n = this.byte(); min = 24 }
     else if (info === 25) { n = (this.byte() << 8) | this.byte(); min = 0x100 }
-    else if (info === 26) { n = ((this.byte() << 24) >>> 0) + (this.byte() << 16) + (this.byte() << 8) + this.byte(); min = 0x10000 }
+    else if (info === 26) { n = this.u32(); min = 0x10000 }
     else if (info === 27) {
-      const hi = ((this.byte() << 24) >>> 0) + (this.byte() << 16) + (this.byte() << 8) + this.byte()
-      const lo = ((this.byte() << 24) >>> 0) + (this.byte() << 16) + (this.byte() << 8) + this.byte()
+      const hi = this.u32()
+      const lo = this.u32()
       if (hi > 0x1f_ffff) this.fail('integer exceeds 2^53 - 1')
-      n = hi * 0x1_0000_0000 + lo
-      min = 0x1_0000_0000
+      n = hi * TWO_32 + lo
+      min = TWO_32
     } else return this.fail(`indefinite or reserved length (additional info ${info})`)
     if (n < min) this.fail(`non-shortest encoding of ${n}`)
     return n
   }
 }
 
+function decodeMap(r: Reader, n: number, depth: number): Value {
+  if (n > r.itemsMax) r.fail(`map of ${n} entries exceeds limit`)
+  const out: [string, Value][] = []
+  let prevKey: Uint8Array | null = null
+  for (let i = 0; i < n; i++) {
+    const keyStart = r.pos
+    const kb = r.data[r.pos]
+    if (kb === undefined) r.fail('unexpected end of input')
+    if (kb >> 5 !== MT_TEXT) r.fail('map key is not a text string')
+    const key = decodeAt(r, depth + 1) as string
+    const keyBytes = r.data.subarray(keyStart, r.pos)
+    if (prevKey !== null && compareBytes(prevKey, keyBytes) >= 0) {
+      r.pos = keyStart
+      r.fail(`map key ${JSON.stringify(key)} is duplicate or out of canonical order`)
+    }
+    prevKey = keyBytes
+    out.push([key, decodeAt(r, depth + 1)])
+  }
+  // fromEntries defines own data properties, so a key like "__proto__" stays data
+  return Object.fromEntries(out)
+}
+
 function decodeAt(r: Reader, depth: number): Value {
   if (depth > limits.codecDepthMax) r.fail(`nesting deeper than ${limits.codecDepthMax}`)
-  if (++r.items > limits.codecItemsMax) r.fail(`more than ${limits.codecItemsMax} items`)
+  if (++r.items > r.itemsMax) r.fail(`more than ${r.itemsMax} items`)
   const start = r.pos
   const ib = r.byte()
   const major = ib >> 5
@@ -194,7 +266,10 @@ function decodeAt(r: Reader, depth: number): Value {
     case MT_BYTES: {
       const n = r.arg(info)
       if (n > limits.codecStringBytesMax) r.fail(`byte string of ${n} bytes exceeds limit`)
-      return r.take(n).slice()
+      // a copy, so a decoded value never aliases (or pins) the input buffer
+      const out = new Uint8Array(n)
+      out.set(r.take(n))
+      return out
     }
     case MT_TEXT: {
       const n = r.arg(info)
@@ -203,37 +278,19 @@ function decodeAt(r: Reader, depth: number): Value {
       try {
         return utf8Strict.decode(bytes)
       } catch {
+        r.pos = start
         return r.fail('text string is not valid UTF-8')
       }
     }
     case MT_ARRAY: {
       const n = r.arg(info)
-      if (n > limits.codecItemsMax) r.fail(`array of ${n} items exceeds limit`)
+      if (n > r.itemsMax) r.fail(`array of ${n} items exceeds limit`)
       const out: Value[] = []
       for (let i = 0; i < n; i++) out.push(decodeAt(r, depth + 1))
       return out
     }
-    case MT_MAP: {
-      const n = r.arg(info)
-      if (n > limits.codecItemsMax) r.fail(`map of ${n} entries exceeds limit`)
-      const out: [string, Value][] = []
-      let prevKey: Uint8Array | null = null
-      for (let i = 0; i < n; i++) {
-        const keyStart = r.pos
-        const kb = r.data[r.pos]
-        if (kb === undefined || kb >> 5 !== MT_TEXT) r.fail('map key is not a text string')
-        const key = decodeAt(r, depth + 1) as string
-        const keyBytes = r.data.subarray(keyStart, r.pos)
-        if (prevKey !== null && compareBytes(prevKey, keyBytes) >= 0) {
-          r.pos = keyStart
-          r.fail(`map key ${JSON.stringify(key)} is duplicate or out of canonical order`)
-        }
-        prevKey = keyBytes
-        out.push([key, decodeAt(r, depth + 1)])
-      }
-      // fromEntries defines own data properties, so a key like "__proto__" stays data
-      return Object.fromEntries(out)
-    }
+    case MT_MAP:
+      return decodeMap(r, r.arg(info), depth)
     case MT_SIMPLE:
       if (info === SIMPLE_FALSE) return false
       if (info === SIMPLE_TRUE) return true
@@ -246,13 +303,47 @@ function decodeAt(r: Reader, depth: number): Value {
   }
 }
 
-export function decode(bytes: Uint8Array): Value {
-  const r = new Reader(bytes)
+export function decode(bytes: Uint8Array, options: CodecOptions = {}): Value {
+  const r = new Reader(bytes, options.itemsMax ?? limits.codecItemsMax)
   const v = decodeAt(r, 0)
   if (r.pos !== bytes.length) r.fail(`${bytes.length - r.pos} trailing bytes`)
   return v
 }
 
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && compareBytes(a, b) === 0
+/** A data item's major type and argument, read at `offset` of canonical bytes. */
+export type Head = { readonly major: number; readonly arg: number; readonly next: number }
+
+/**
+ * Reads one head without decoding what follows: lets the ledger store locate the
+ * byte span of each event inside a block it has already validated and checksummed.
+ */
+export function readHead(bytes: Uint8Array, offset: number): Head {
+  const r = new Reader(bytes, 0)
+  r.pos = offset
+  const ib = r.byte()
+  const major = ib >> 5
+  if (major === MT_SIMPLE) return { major, arg: ib & 0x1f, next: r.pos }
+  const arg = r.arg(ib & 0x1f)
+  return { major, arg, next: r.pos }
+}
+
+/** The offset just past the data item that starts at `offset` (structure only, no validation of content). */
+export function skipItem(bytes: Uint8Array, offset: number): number {
+  let pending = 1 // items still to skip
+  let pos = offset
+  let steps = 0
+  while (pending > 0) {
+    if (++steps > bytes.length + 1) throw new CodecError(`offset ${pos}: malformed item`, { offset: pos })
+    const h = readHead(bytes, pos)
+    pos = h.next
+    pending--
+    if (h.major === MT_BYTES || h.major === MT_TEXT) pos += h.arg
+    else if (h.major === MT_ARRAY) pending += h.arg
+    else if (h.major === MT_MAP) pending += 2 * h.arg
+    else if (h.major !== MT_UINT && h.major !== MT_NEGINT && h.major !== MT_SIMPLE) {
+      throw new CodecError(`offset ${pos}: unsupported major type ${h.major}`, { offset: pos })
+    }
+    if (pos > bytes.length) throw new CodecError(`offset ${pos}: item runs past the end of input`, { offset: pos })
+  }
+  return pos
 }
