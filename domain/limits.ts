@@ -32,4 +32,13 @@ export const limits = {
   blockBytesMax: 64 * 1024 * 1024,
   recordBytesMax: 64 * 1024 * 1024 + 1024,
   segmentBytesMax: 64 * 1024 * 1024,
+  blockItemsMax: 4_000_000, // codec items in one block: every value and map key counts
+  ledgerHashBytes: 32, // SHA3-256 output: prevHash, block and tree hashes
+  streamBytesMax: 256,
+  eventTypeBytesMax: 128,
+  ledgerIdBytesMax: 256, // author, commandId, keyId inside ledger records
+  replicasMax: 64, // replica indices in headers, certificates and tree heads are below this
+  signatureBytesMax: 64 * 1024, // SLH-DSA-SHAKE-256f signatures are 49,856 bytes
+  storeReadEventsMax: 10_000, // one readEvents() call
+  storeOpenSegmentsMax: 32, // read file descriptors kept open
 } as const
