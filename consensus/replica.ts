@@ -1,0 +1,741 @@
+// The PBFT replica (Castro & Liskov, OSDI '99) as a state machine: step(state, input, now)
+// → { state, effects }. It reads no clock (time comes in `now`), owns no socket, no timer and
+// no disk: the shell (node.ts) or the simulator performs the effects and feeds back inputs.
+//
+// Shape of the protocol here:
+// - One block in flight: the primary proposes height h+1 on top of the committed state h.
+//   Commands that arrive while a block is in flight wait and form the next batch, so batches
+//   grow with load (closed by batchCommandsMax) and a lone command goes out at once.
+// - The pre-prepare carries the whole batch; every backup re-executes it and accepts only if
+//   it gets the same block hash (which covers events, eventsRoot, treeRoot and header) and the
+//   same rejections. Otherwise it suspects the primary and moves to a view change.
+// - Commits carry, besides the protocol signature, a signature over
+//   commitMessage(headerView, height, blockHash); 2f+1 of those from one view are the block's
+//   certificate, so a stored block proves itself to a replica doing state transfer.
+// - View change: each replica reports its last committed block (with certificate) and its
+//   latest prepared proof for the next height; the new primary re-proposes the prepared block
+//   of the highest view, unchanged, or nothing.
+//
+// Ownership: step() takes the state by value in spirit but updates it in place for O(1)
+// inputs; callers must use the returned state and drop the one they passed.
+import type { Block, CommitSignature } from '../domain/ledger/envelope.ts'
+import { equalBytes } from '../domain/ledger/codec.ts'
+import { assert } from '../domain/assert.ts'
+import type { App, CommandResult, Execution, ProtocolKeys } from './app.ts'
+import type { ReplicaConfig } from './config.ts'
+import {
+  type Body, type Checkpoint, type Commit, type CommitProof, type NewView, type PrePrepare, type Prepare,
+  type PreparedProof, type Signed, type ViewChange, decodeSigned, encodeBody, encodeSigned,
+} from './messages.ts'
+
+export type Input =
+  | { readonly kind: 'request'; readonly command: Uint8Array }
+  | { readonly kind: 'message'; readonly from: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'tick' }
+  | { readonly kind: 'persisted'; readonly height: number }
+  | { readonly kind: 'blocksRead'; readonly to: number; readonly blocks: readonly Uint8Array[] }
+
+export type Effect =
+  | { readonly kind: 'send'; readonly to: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'broadcast'; readonly bytes: Uint8Array }
+  | { readonly kind: 'persist'; readonly block: Block }
+  | { readonly kind: 'reply'; readonly commandId: string; readonly result: CommandResult; readonly view: number }
+  | { readonly kind: 'readBlocks'; readonly to: number; readonly from: number; readonly count: number }
+  | { readonly kind: 'log'; readonly level: 'info' | 'warn'; readonly message: string }
+
+type Tip = { readonly height: number; readonly hash: Uint8Array; readonly time: number; readonly headerView: number; readonly certificate: readonly CommitSignature[] }
+
+type Slot<S> = { readonly prePrepare: Signed; readonly body: PrePrepare; readonly exec: Execution<S>; prepared: boolean; commitSent: boolean }
+
+type Votes = {
+  height: number
+  view: number
+  prepares: Map<number, Signed> // replica → prepare
+  commits: Map<number, { readonly commit: Commit; readonly cert: CommitSignature }>
+}
+
+export type Counters = { dropped: number; badSignature: number; viewChanges: number; committedBlocks: number; fetchedBlocks: number }
+
+export type ReplicaState<S> = {
+  readonly id: number
+  readonly config: ReplicaConfig
+  view: number
+  mode: 'normal' | 'viewChange'
+  app: S
+  tip: Tip
+  slot: Slot<S> | null
+  votes: Votes
+  preparedProof: (PreparedProof & { readonly height: number; readonly view: number }) | null
+  pending: Map<string, Uint8Array> // commandId → command, arrival order
+  early: Signed[] // messages for heights above the next one, or a new view waiting for catch-up
+  viewChanges: Map<number, Map<number, Signed>> // new view → replica → view change
+  viewHints: Map<number, Set<number>> // higher views seen in normal-case messages → senders
+  deadline: number | null // when the current primary (or view change) is considered failed
+  viewChangeAttempts: number
+  checkpoints: Map<number, Map<number, Uint8Array>> // height → replica → block hash
+  stable: { height: number; hash: Uint8Array }
+  results: Map<string, CommandResult> // recent results, to answer retransmissions
+  unpersisted: Map<number, Execution<S>['results']>
+  checkpointHashes: Map<number, Uint8Array> // committed, not yet persisted checkpoint heights
+  reproposal: Signed | null // a new view's re-proposal waiting until we caught up
+  persistedHeight: number
+  fetching: { peer: number; at: number; target: number } | null
+  lagHints: Map<number, number> // replica → highest height it showed it is working on
+  counters: Counters
+}
+
+export type Env<S> = { readonly app: App<S>; readonly keys: ProtocolKeys }
+
+export function primaryOf(view: number, n: number): number {
+  return view % n
+}
+
+export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip: Tip): ReplicaState<S> {
+  assert(config.n === 3 * config.f + 1, 'n = 3f+1')
+  assert(id >= 0 && id < config.n, 'replica id in range')
+  return {
+    id, config, view: 0, mode: 'normal', app, tip, slot: null,
+    votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
+    preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
+    deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
+    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(),
+    counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
+  }
+}
+
+export function step<S>(s: ReplicaState<S>, input: Input, now: number, env: Env<S>): { state: ReplicaState<S>; effects: Effect[] } {
+  const fx: Effect[] = []
+  const c: Ctx<S> = { s, now, env, fx }
+  switch (input.kind) {
+    case 'request': onRequest(c, input.command); break
+    case 'message': onMessage(c, input.from, input.bytes); break
+    case 'tick': onTick(c); break
+    case 'persisted': onPersisted(c, input.height); break
+    case 'blocksRead': sign(c, { type: 'blocks', blocks: input.blocks }, input.to); break
+  }
+  maybePropose(c)
+  return { state: s, effects: fx }
+}
+
+type Ctx<S> = { readonly s: ReplicaState<S>; readonly now: number; readonly env: Env<S>; readonly fx: Effect[] }
+
+const quorum = (s: ReplicaState<unknown>): number => 2 * s.config.f + 1
+const isPrimary = (s: ReplicaState<unknown>): boolean => primaryOf(s.view, s.config.n) === s.id
+
+function sign<S>(c: Ctx<S>, body: Body, to?: number): Signed {
+  const signed: Signed = { from: c.s.id, body, sig: c.env.keys.sign(encodeBody(body)) }
+  const bytes = encodeSigned(signed)
+  c.fx.push(to === undefined ? { kind: 'broadcast', bytes } : { kind: 'send', to, bytes })
+  return signed
+}
+
+function drop<S>(c: Ctx<S>, why: string): void {
+  c.s.counters.dropped++
+  c.fx.push({ kind: 'log', level: 'warn', message: why })
+}
+
+function verified<S>(c: Ctx<S>, m: Signed): boolean {
+  if (m.from >= c.s.config.n) return false
+  const ok = c.env.keys.verify(m.from, encodeBody(m.body), m.sig)
+  if (!ok) c.s.counters.badSignature++
+  return ok
+}
+
+// ---- client requests ------------------------------------------------------------------
+
+function onRequest<S>(c: Ctx<S>, command: Uint8Array): void {
+  const { s } = c
+  const id = c.env.app.commandId(command)
+  if (id === null) return drop(c, 'request: not a command')
+  const known = s.results.get(id)
+  if (known !== undefined) {
+    c.fx.push({ kind: 'reply', commandId: id, result: known, view: s.view })
+    return
+  }
+  if (s.pending.has(id)) return
+  if (s.pending.size >= s.config.pendingCommandsMax) return drop(c, 'request: pending queue full')
+  s.pending.set(id, command)
+  if (s.deadline === null && !isPrimary(s)) s.deadline = c.now + timeout(s)
+}
+
+function timeout(s: ReplicaState<unknown>): number {
+  return s.config.viewTimeoutMs * 2 ** Math.min(s.viewChangeAttempts, 6)
+}
+
+// ---- proposing ------------------------------------------------------------------------
+
+function maybePropose<S>(c: Ctx<S>): void {
+  const { s } = c
+  if (s.mode !== 'normal' || !isPrimary(s) || s.slot !== null || s.pending.size === 0 || s.fetching !== null) return
+  if (s.votes.height !== s.tip.height + 1) return
+  const batch: Uint8Array[] = []
+  for (const cmd of s.pending.values()) {
+    if (batch.length >= s.config.batchCommandsMax) break
+    batch.push(cmd)
+  }
+  const time = Math.max(c.now, s.tip.time)
+  propose(c, batch, time, s.view, s.id)
+}
+
+function propose<S>(c: Ctx<S>, batch: readonly Uint8Array[], time: number, headerView: number, proposer: number): Signed {
+  const { s } = c
+  const height = s.tip.height + 1
+  const exec = c.env.app.execute(s.app, batch, { height, headerView, time, proposer, prevBlockHash: s.tip.hash })
+  const body: PrePrepare = {
+    type: 'prePrepare', view: s.view, height, time, headerView, proposer, batch, blockHash: exec.blockHash,
+    rejected: rejectionsOf(exec),
+  }
+  const signed = sign(c, body)
+  acceptPrePrepare(c, signed, body, exec)
+  return signed
+}
+
+function rejectionsOf<S>(exec: Execution<S>): { commandId: string; code: string }[] {
+  const out: { commandId: string; code: string }[] = []
+  for (const r of exec.results) if (r.result.kind === 'rejected') out.push({ commandId: r.commandId, code: r.result.code })
+  return out
+}
+
+// ---- incoming protocol messages -------------------------------------------------------
+
+function onMessage<S>(c: Ctx<S>, from: number, bytes: Uint8Array): void {
+  let m: Signed
+  try {
+    m = decodeSigned(bytes)
+  } catch (e) {
+    return drop(c, `from ${from}: malformed message: ${(e as Error).message}`)
+  }
+  if (m.from !== from || from === c.s.id) return drop(c, `from ${from}: claims to be ${m.from}`)
+  if (!verified(c, m)) return drop(c, `from ${from}: bad signature on ${m.body.type}`)
+  dispatch(c, m)
+}
+
+function dispatch<S>(c: Ctx<S>, m: Signed): void {
+  const b = m.body
+  switch (b.type) {
+    case 'prePrepare': return onPrePrepare(c, m, b)
+    case 'prepare': return onPrepare(c, m, b)
+    case 'commit': return onCommit(c, m, b)
+    case 'checkpoint': return onCheckpoint(c, m.from, b)
+    case 'viewChange': return onViewChange(c, m, b)
+    case 'newView': return onNewView(c, m, b)
+    case 'fetch': {
+      const count = Math.min(b.count, c.s.config.fetchBlocksMax)
+      if (b.from <= c.s.persistedHeight && count > 0) c.fx.push({ kind: 'readBlocks', to: m.from, from: b.from, count: Math.min(count, c.s.persistedHeight - b.from + 1) })
+      return
+    }
+    case 'blocks': return onBlocks(c, m.from, b.blocks)
+  }
+}
+
+/** Normal-case message for a later height or view: remember it and maybe notice we lag. */
+function future<S>(c: Ctx<S>, m: Signed, view: number, height: number): boolean {
+  const { s } = c
+  if (view > s.view || (view === s.view && s.mode === 'viewChange')) noteViewHint(c, m.from, view)
+  if (height <= s.tip.height + 1 && view === s.view && s.mode === 'normal') return false
+  if (height > s.tip.height + 1) {
+    s.lagHints.set(m.from, Math.max(s.lagHints.get(m.from) ?? 0, height - 1))
+    maybeFetch(c)
+  }
+  if (height > s.tip.height + 1 && height <= s.tip.height + s.config.futureHeightsMax && view >= s.view) {
+    if (s.early.length < s.config.n * 4 * s.config.futureHeightsMax) s.early.push(m)
+  }
+  return true
+}
+
+function noteViewHint<S>(c: Ctx<S>, from: number, view: number): void {
+  const { s } = c
+  if (view > s.view + 64) return
+  const set = s.viewHints.get(view) ?? new Set<number>()
+  set.add(from)
+  s.viewHints.set(view, set)
+  // f+1 replicas working in a later view: at least one correct replica installed it (a
+  // restarted replica starts in view 0 and joins this way).
+  if (set.size >= s.config.f + 1) {
+    c.fx.push({ kind: 'log', level: 'info', message: `joining view ${view} seen from ${set.size} replicas` })
+    enterView(c, view)
+  }
+}
+
+function enterView<S>(c: Ctx<S>, view: number): void {
+  const { s } = c
+  s.view = view
+  s.mode = 'normal'
+  s.slot = null
+  s.votes = { height: s.tip.height + 1, view, prepares: new Map(), commits: new Map() }
+  for (const v of s.viewHints.keys()) if (v <= view) s.viewHints.delete(v)
+  for (const v of s.viewChanges.keys()) if (v <= view) s.viewChanges.delete(v)
+  s.viewChangeAttempts = 0
+  s.deadline = s.pending.size > 0 && !isPrimary(s) ? c.now + timeout(s) : null
+}
+
+function onPrePrepare<S>(c: Ctx<S>, m: Signed, b: PrePrepare): void {
+  const { s } = c
+  if (future(c, m, b.view, b.height)) return
+  if (s.mode !== 'normal' || b.view !== s.view || b.height !== s.tip.height + 1) return
+  if (m.from !== primaryOf(b.view, s.config.n)) return drop(c, `pre-prepare from non-primary ${m.from}`)
+  if (s.slot !== null) {
+    if (!equalBytes(s.slot.body.blockHash, b.blockHash)) suspect(c, `primary ${m.from} equivocated at height ${b.height}`)
+    return
+  }
+  if (b.headerView !== b.view || b.proposer !== m.from) return suspect(c, 'pre-prepare with foreign header view or proposer')
+  if (b.time < s.tip.time || Math.abs(b.time - c.now) > s.config.timeSkewMs) return suspect(c, `pre-prepare time ${b.time} out of bounds`)
+  checkAndAccept(c, m, b)
+}
+
+/** Re-execute the batch; accept only an identical block. */
+function checkAndAccept<S>(c: Ctx<S>, m: Signed, b: PrePrepare): void {
+  const { s } = c
+  if (b.batch.length > s.config.batchCommandsMax || b.batch.length === 0) return suspect(c, `pre-prepare batch of ${b.batch.length}`)
+  const ids = new Set<string>()
+  for (const cmd of b.batch) {
+    const id = c.env.app.commandId(cmd)
+    if (id === null || ids.has(id)) return suspect(c, 'pre-prepare with a non-command or a duplicate')
+    ids.add(id)
+  }
+  let exec: Execution<S>
+  try {
+    exec = c.env.app.execute(s.app, b.batch, { height: b.height, headerView: b.headerView, time: b.time, proposer: b.proposer, prevBlockHash: s.tip.hash })
+  } catch (e) {
+    return suspect(c, `pre-prepare batch does not execute: ${(e as Error).message}`)
+  }
+  if (!equalBytes(exec.blockHash, b.blockHash)) return suspect(c, `pre-prepare block hash differs from re-execution at height ${b.height}`)
+  const mine = rejectionsOf(exec)
+  const same = mine.length === b.rejected.length && mine.every((r, i) => r.commandId === b.rejected[i]!.commandId && r.code === b.rejected[i]!.code)
+  if (!same) return suspect(c, 'pre-prepare rejections differ from re-execution')
+  acceptPrePrepare(c, m, b, exec)
+  if (!isPrimary(s)) sign(c, { type: 'prepare', view: s.view, height: b.height, blockHash: b.blockHash })
+  if (s.deadline === null) s.deadline = c.now + timeout(s)
+  checkQuorums(c)
+}
+
+function acceptPrePrepare<S>(c: Ctx<S>, m: Signed, b: PrePrepare, exec: Execution<S>): void {
+  c.s.slot = { prePrepare: m, body: b, exec, prepared: false, commitSent: false }
+  replayEarly(c)
+}
+
+function onPrepare<S>(c: Ctx<S>, m: Signed, b: Prepare): void {
+  const { s } = c
+  if (future(c, m, b.view, b.height)) return
+  if (s.mode !== 'normal' || b.view !== s.view || b.height !== s.tip.height + 1) return
+  if (m.from === primaryOf(b.view, s.config.n)) return drop(c, 'prepare from the primary')
+  s.votes.prepares.set(m.from, m)
+  checkQuorums(c)
+}
+
+function onCommit<S>(c: Ctx<S>, m: Signed, b: Commit): void {
+  const { s } = c
+  if (future(c, m, b.view, b.height)) return
+  if (s.mode !== 'normal' || b.view !== s.view || b.height !== s.tip.height + 1) return
+  const cert: CommitSignature = { replica: m.from, keyId: c.env.keys.keyIdOf(m.from), signature: b.certSig }
+  if (!c.env.keys.verifyCommit(b.headerView, b.height, b.blockHash, cert)) return drop(c, `commit from ${m.from} with a bad certificate signature`)
+  s.votes.commits.set(m.from, { commit: b, cert })
+  checkQuorums(c)
+}
+
+function checkQuorums<S>(c: Ctx<S>): void {
+  const { s } = c
+  const slot = s.slot
+  if (slot === null || s.votes.view !== s.view || s.votes.height !== slot.body.height) return
+  if (!slot.prepared) {
+    const matching = [...s.votes.prepares.values()].filter((p) => equalBytes((p.body as Prepare).blockHash, slot.body.blockHash))
+    if (matching.length >= 2 * s.config.f) {
+      slot.prepared = true
+      s.preparedProof = { prePrepare: slot.prePrepare, prepares: matching.slice(0, 2 * s.config.f), height: slot.body.height, view: s.view }
+    }
+  }
+  if (slot.prepared && !slot.commitSent) {
+    slot.commitSent = true
+    const cert = c.env.keys.signCommit(slot.body.headerView, slot.body.height, slot.body.blockHash)
+    const body: Commit = { type: 'commit', view: s.view, height: slot.body.height, blockHash: slot.body.blockHash, headerView: slot.body.headerView, certSig: cert.signature }
+    sign(c, body)
+    s.votes.commits.set(s.id, { commit: body, cert })
+  }
+  // 2f+1 commits for the block we hold prove that f+1 correct replicas prepared it, so it is
+  // committed even if our own prepare quorum was lost on the way (PBFT committed predicate).
+  const commits = [...s.votes.commits.values()].filter((v) => equalBytes(v.commit.blockHash, slot.body.blockHash) && v.commit.headerView === slot.body.headerView)
+  if (commits.length < quorum(s)) return
+  const certificate = commits.map((v) => v.cert).sort((a, b) => a.replica - b.replica).slice(0, quorum(s))
+  commitBlock(c, slot.exec, certificate, false)
+}
+
+// ---- committing -----------------------------------------------------------------------
+
+function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly CommitSignature[], transferred: boolean): void {
+  const { s } = c
+  const h = exec.block.header.height
+  assert(h === s.tip.height + 1, 'commit in order')
+  assert(equalBytes(exec.block.header.prevBlockHash, s.tip.hash), 'commit extends the tip')
+  const block: Block = { ...exec.block, certificate }
+  s.app = exec.state
+  s.tip = { height: h, hash: exec.blockHash, time: exec.block.header.time, headerView: exec.block.header.view, certificate }
+  s.slot = null
+  s.votes = { height: h + 1, view: s.view, prepares: new Map(), commits: new Map() }
+  if (h % s.config.checkpointInterval === 0) s.checkpointHashes.set(h, exec.blockHash)
+  if (s.preparedProof !== null && s.preparedProof.height <= h) s.preparedProof = null
+  for (const r of exec.results) s.pending.delete(r.commandId)
+  s.unpersisted.set(h, exec.results)
+  s.counters.committedBlocks++
+  c.fx.push({ kind: 'persist', block })
+  s.viewChangeAttempts = 0
+  s.deadline = s.pending.size > 0 && !isPrimary(s) ? c.now + timeout(s) : null
+  // Rotation is a view change every replica starts at the same height; a replica replaying
+  // fetched blocks learns the current view from the others instead.
+  if (!transferred && s.config.rotateEveryBlocks > 0 && h % s.config.rotateEveryBlocks === 0 && s.mode === 'normal') {
+    c.fx.push({ kind: 'log', level: 'info', message: `rotating primary after height ${h}` })
+    startViewChange(c, s.view + 1)
+    return
+  }
+  replayEarly(c)
+}
+
+function replayEarly<S>(c: Ctx<S>): void {
+  const { s } = c
+  if (s.early.length === 0) return
+  const keep: Signed[] = []
+  const now: Signed[] = []
+  for (const m of s.early) {
+    const h = heightOf(m.body)
+    if (h === null || h <= s.tip.height) continue
+    if (h === s.tip.height + 1 || m.body.type === 'newView') now.push(m)
+    else keep.push(m)
+  }
+  s.early = keep
+  for (const m of now) dispatch(c, m)
+}
+
+function heightOf(b: Body): number | null {
+  switch (b.type) {
+    case 'prePrepare': case 'prepare': case 'commit': return b.height
+    case 'newView': return Number.MAX_SAFE_INTEGER
+    default: return null
+  }
+}
+
+function onPersisted<S>(c: Ctx<S>, height: number): void {
+  const { s } = c
+  const results = s.unpersisted.get(height)
+  if (results === undefined) return
+  s.unpersisted.delete(height)
+  s.persistedHeight = Math.max(s.persistedHeight, height)
+  for (const r of results) {
+    s.results.set(r.commandId, r.result)
+    c.fx.push({ kind: 'reply', commandId: r.commandId, result: r.result, view: s.view })
+  }
+  while (s.results.size > s.config.resultsCacheMax) s.results.delete(s.results.keys().next().value!)
+  if (height % s.config.checkpointInterval === 0) {
+    const hash = s.checkpointHashes.get(height)
+    assert(hash !== undefined, `hash of height ${height} kept until persisted`)
+    s.checkpointHashes.delete(height)
+    const byReplica = s.checkpoints.get(height) ?? new Map<number, Uint8Array>()
+    byReplica.set(s.id, hash)
+    s.checkpoints.set(height, byReplica)
+    sign(c, { type: 'checkpoint', height, blockHash: hash })
+    maybeStable(c, height)
+  }
+}
+
+// ---- checkpoints ----------------------------------------------------------------------
+
+function onCheckpoint<S>(c: Ctx<S>, from: number, b: Checkpoint): void {
+  const { s } = c
+  if (b.height <= s.stable.height || b.height % s.config.checkpointInterval !== 0) return
+  s.lagHints.set(from, Math.max(s.lagHints.get(from) ?? 0, b.height))
+  const byReplica = s.checkpoints.get(b.height) ?? new Map<number, Uint8Array>()
+  byReplica.set(from, b.blockHash)
+  s.checkpoints.set(b.height, byReplica)
+  if (s.checkpoints.size > 8) s.checkpoints.delete(Math.min(...s.checkpoints.keys()))
+  maybeStable(c, b.height)
+  maybeFetch(c)
+}
+
+function maybeStable<S>(c: Ctx<S>, height: number): void {
+  const { s } = c
+  const byReplica = s.checkpoints.get(height)
+  if (byReplica === undefined) return
+  const counts = new Map<string, { hash: Uint8Array; n: number }>()
+  for (const h of byReplica.values()) {
+    const k = Buffer.from(h).toString('hex')
+    const e = counts.get(k) ?? { hash: h, n: 0 }
+    e.n++
+    counts.set(k, e)
+  }
+  for (const e of counts.values()) {
+    if (e.n < quorum(s)) continue
+    // Stable: 2f+1 replicas hold this block. Drop everything about lower heights.
+    s.stable = { height, hash: e.hash }
+    for (const h of s.checkpoints.keys()) if (h <= height) s.checkpoints.delete(h)
+    s.early = s.early.filter((m) => (heightOf(m.body) ?? 0) > height)
+  }
+}
+
+// ---- view change ----------------------------------------------------------------------
+
+function suspect<S>(c: Ctx<S>, why: string): void {
+  c.fx.push({ kind: 'log', level: 'warn', message: `suspecting primary ${primaryOf(c.s.view, c.s.config.n)}: ${why}` })
+  startViewChange(c, c.s.view + 1)
+}
+
+function onTick<S>(c: Ctx<S>): void {
+  const { s } = c
+  if (s.fetching !== null && c.now - s.fetching.at > s.config.viewTimeoutMs) {
+    const peer = (s.fetching.peer + 1) % s.config.n === s.id ? (s.fetching.peer + 2) % s.config.n : (s.fetching.peer + 1) % s.config.n
+    s.fetching = null
+    requestBlocks(c, peer)
+  }
+  if (s.deadline === null || c.now < s.deadline || s.fetching !== null) return
+  if (s.mode === 'normal') suspect(c, 'no progress before the view timeout')
+  else startViewChange(c, s.view + 1)
+}
+
+function commitProof<S>(s: ReplicaState<S>): CommitProof {
+  return { height: s.tip.height, blockHash: s.tip.hash, headerView: s.tip.headerView, certificate: s.tip.certificate }
+}
+
+function startViewChange<S>(c: Ctx<S>, newView: number): void {
+  const { s } = c
+  s.counters.viewChanges++
+  if (s.mode === 'viewChange') s.viewChangeAttempts++
+  s.view = newView
+  s.mode = 'viewChange'
+  s.slot = null
+  s.votes = { height: s.tip.height + 1, view: newView, prepares: new Map(), commits: new Map() }
+  s.deadline = c.now + timeout(s)
+  const pp = s.preparedProof !== null && s.preparedProof.height === s.tip.height + 1 ? s.preparedProof : null
+  const body: ViewChange = {
+    type: 'viewChange', newView, committed: commitProof(s),
+    prepared: pp === null ? null : { prePrepare: pp.prePrepare, prepares: pp.prepares },
+  }
+  const signed = sign(c, body)
+  recordViewChange(c, signed, body)
+}
+
+function onViewChange<S>(c: Ctx<S>, m: Signed, b: ViewChange): void {
+  const { s } = c
+  if (b.newView < s.view || (b.newView === s.view && s.mode === 'normal') || b.newView > s.view + 64) return
+  const why = checkViewChange(c, b)
+  if (why !== null) return drop(c, `bogus view change from ${m.from}: ${why}`)
+  if (b.committed.height > s.tip.height) {
+    s.lagHints.set(m.from, Math.max(s.lagHints.get(m.from) ?? 0, b.committed.height))
+    maybeFetch(c)
+  }
+  recordViewChange(c, m, b)
+}
+
+function recordViewChange<S>(c: Ctx<S>, m: Signed, b: ViewChange): void {
+  const { s } = c
+  const set = s.viewChanges.get(b.newView) ?? new Map<number, Signed>()
+  set.set(m.from, m)
+  s.viewChanges.set(b.newView, set)
+  // PBFT §4.5.2 liveness: f+1 replicas want a later view → join the smallest of them.
+  if (b.newView > s.view || (b.newView === s.view && s.mode === 'normal')) {
+    const later = [...s.viewChanges.entries()].filter(([v]) => v > s.view || (v === s.view && s.mode === 'normal'))
+    const senders = new Set<number>()
+    for (const [, vs] of later) for (const r of vs.keys()) senders.add(r)
+    if (senders.size >= s.config.f + 1) {
+      const smallest = Math.min(...later.map(([v]) => v))
+      startViewChange(c, smallest)
+    }
+  }
+  maybeNewView(c)
+}
+
+/** null when the view change is well-formed and its proofs verify. */
+function checkViewChange<S>(c: Ctx<S>, b: ViewChange): string | null {
+  const { s } = c
+  const cp = b.committed
+  if (cp.height === 0) {
+    if (cp.certificate.length !== 0) return 'genesis with a certificate'
+  } else if (cp.height === s.tip.height && equalBytes(cp.blockHash, s.tip.hash)) {
+    // our own committed tip: already verified
+  } else if (!certificateValid(c, cp.headerView, cp.height, cp.blockHash, cp.certificate)) return 'committed proof does not verify'
+  if (b.prepared === null) return null
+  const pp = b.prepared.prePrepare
+  if (pp.body.type !== 'prePrepare') return 'prepared proof without pre-prepare'
+  const ppb = pp.body
+  if (ppb.height !== cp.height + 1 || ppb.view >= b.newView) return 'prepared proof for the wrong height or view'
+  if (pp.from !== primaryOf(ppb.view, s.config.n) || !verified(c, pp)) return 'prepared pre-prepare not signed by its primary'
+  const from = new Set<number>()
+  for (const p of b.prepared.prepares) {
+    if (p.body.type !== 'prepare' || p.body.view !== ppb.view || p.body.height !== ppb.height || !equalBytes(p.body.blockHash, ppb.blockHash)) return 'prepare does not match'
+    if (p.from === pp.from || from.has(p.from) || !verified(c, p)) return 'prepare signer invalid'
+    from.add(p.from)
+  }
+  return from.size >= 2 * s.config.f ? null : 'too few prepares'
+}
+
+function certificateValid<S>(c: Ctx<S>, headerView: number, height: number, blockHash: Uint8Array, cert: readonly CommitSignature[]): boolean {
+  const seen = new Set<number>()
+  for (const sig of cert) {
+    if (sig.replica >= c.s.config.n || seen.has(sig.replica)) return false
+    if (!c.env.keys.verifyCommit(headerView, height, blockHash, sig)) return false
+    seen.add(sig.replica)
+  }
+  return seen.size >= quorum(c.s)
+}
+
+type NewViewPlan = { readonly maxCommitted: number; readonly reproposal: PrePrepare | null }
+
+function planNewView(vcs: readonly ViewChange[]): NewViewPlan {
+  let maxCommitted = 0
+  for (const v of vcs) maxCommitted = Math.max(maxCommitted, v.committed.height)
+  let best: PrePrepare | null = null
+  for (const v of vcs) {
+    const pp = v.prepared?.prePrepare.body
+    if (pp === undefined || pp.type !== 'prePrepare' || pp.height !== maxCommitted + 1) continue
+    if (best === null || pp.view > best.view) best = pp
+  }
+  return { maxCommitted, reproposal: best }
+}
+
+function maybeNewView<S>(c: Ctx<S>): void {
+  const { s } = c
+  if (s.mode !== 'viewChange' || !isPrimary(s)) return
+  const set = s.viewChanges.get(s.view)
+  if (set === undefined || set.size < quorum(s) || !set.has(s.id)) return
+  const chosen = [...set.values()].sort((a, b) => a.from - b.from).slice(0, quorum(s))
+  const plan = planNewView(chosen.map((m) => m.body as ViewChange))
+  if (plan.maxCommitted > s.tip.height) {
+    maybeFetch(c)
+    return // catch up first; the next input retries
+  }
+  s.mode = 'normal'
+  s.viewChangeAttempts = 0
+  s.deadline = null
+  s.votes = { height: s.tip.height + 1, view: s.view, prepares: new Map(), commits: new Map() }
+  let pp: Signed | null = null
+  if (plan.reproposal !== null && plan.reproposal.height === s.tip.height + 1) {
+    const r = plan.reproposal
+    const body: PrePrepare = { ...r, view: s.view }
+    pp = { from: s.id, body, sig: c.env.keys.sign(encodeBody(body)) }
+  }
+  const nv: NewView = { type: 'newView', view: s.view, viewChanges: chosen, prePrepare: pp ?? emptyPrePrepare(c) }
+  sign(c, nv)
+  c.fx.push({ kind: 'log', level: 'info', message: `new view ${s.view} (primary ${s.id}, height ${s.tip.height + 1}${pp ? ', re-proposed' : ''})` })
+  for (const v of s.viewChanges.keys()) if (v <= s.view) s.viewChanges.delete(v)
+  if (pp !== null) {
+    const body = pp.body as PrePrepare
+    const exec = c.env.app.execute(s.app, body.batch, { height: body.height, headerView: body.headerView, time: body.time, proposer: body.proposer, prevBlockHash: s.tip.hash })
+    assert(equalBytes(exec.blockHash, body.blockHash), 'a prepared block re-executes to the same hash')
+    acceptPrePrepare(c, pp, body, exec)
+  }
+}
+
+/** A new view with nothing to re-propose carries a signed placeholder: an empty batch. */
+function emptyPrePrepare<S>(c: Ctx<S>): Signed {
+  const { s } = c
+  const body: PrePrepare = { type: 'prePrepare', view: s.view, height: s.tip.height + 1, time: 0, headerView: s.view, proposer: s.id, batch: [], blockHash: new Uint8Array(32), rejected: [] }
+  return { from: s.id, body, sig: c.env.keys.sign(encodeBody(body)) }
+}
+
+function onNewView<S>(c: Ctx<S>, m: Signed, b: NewView): void {
+  const { s } = c
+  if (b.view < s.view || (b.view === s.view && s.mode === 'normal')) return
+  if (m.from !== primaryOf(b.view, s.config.n)) return drop(c, `new view ${b.view} from non-primary ${m.from}`)
+  const senders = new Set<number>()
+  const vcs: ViewChange[] = []
+  for (const v of b.viewChanges) {
+    if (v.body.type !== 'viewChange' || v.body.newView !== b.view || senders.has(v.from)) return drop(c, 'new view: bad view change set')
+    if (!verified(c, v) || checkViewChange(c, v.body) !== null) return drop(c, `new view: view change from ${v.from} does not verify`)
+    senders.add(v.from)
+    vcs.push(v.body)
+  }
+  if (senders.size < quorum(s)) return drop(c, 'new view: too few view changes')
+  const plan = planNewView(vcs)
+  const pp = b.prePrepare
+  if (pp.from !== m.from || pp.body.type !== 'prePrepare' || pp.body.view !== b.view || pp.body.height !== plan.maxCommitted + 1 || !verified(c, pp)) {
+    return drop(c, 'new view: pre-prepare does not match the view')
+  }
+  const ppb = pp.body
+  if (plan.reproposal === null) {
+    if (ppb.batch.length !== 0) return drop(c, 'new view: fresh batch where nothing was prepared')
+  } else {
+    const r = plan.reproposal
+    const same = equalBytes(r.blockHash, ppb.blockHash) && r.time === ppb.time && r.headerView === ppb.headerView && r.proposer === ppb.proposer && r.batch.length === ppb.batch.length
+    if (!same) return drop(c, 'new view: re-proposal differs from the prepared block')
+  }
+  enterView(c, b.view)
+  c.fx.push({ kind: 'log', level: 'info', message: `entered view ${b.view}` })
+  if (plan.maxCommitted > s.tip.height) {
+    s.lagHints.set(m.from, plan.maxCommitted)
+    if (ppb.batch.length > 0) s.reproposal = pp
+    maybeFetch(c)
+    return
+  }
+  if (ppb.batch.length > 0 && ppb.height === s.tip.height + 1) checkAndAccept(c, pp, ppb)
+}
+
+// ---- state transfer -------------------------------------------------------------------
+
+function maybeFetch<S>(c: Ctx<S>): void {
+  const { s } = c
+  if (s.fetching !== null) return
+  // Fetch when a stable checkpoint is ahead, when f+1 replicas show they are ahead, or one
+  // shows it is at least two blocks ahead (one block ahead is the normal race of commits).
+  const claims = [...s.lagHints.entries()].filter(([, h]) => h > s.tip.height).sort((a, b) => b[1] - a[1])
+  const far = claims.length > 0 && claims[0]![1] >= s.tip.height + 2
+  if (!far && claims.length < s.config.f + 1 && s.stable.height <= s.tip.height) return
+  const peer = claims.length > 0 ? claims[0]![0] : (s.id + 1) % s.config.n
+  requestBlocks(c, peer)
+}
+
+function requestBlocks<S>(c: Ctx<S>, peer: number): void {
+  const { s } = c
+  s.fetching = { peer, at: c.now, target: Math.max(s.stable.height, ...s.lagHints.values()) }
+  sign(c, { type: 'fetch', from: s.tip.height + 1, count: s.config.fetchBlocksMax }, peer)
+}
+
+function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[]): void {
+  const { s } = c
+  if (s.fetching === null || s.fetching.peer !== from) return
+  s.fetching = null
+  let applied = 0
+  for (const bytes of blocks) {
+    const why = applyFetched(c, bytes)
+    if (why === 'old') continue
+    if (why !== null) {
+      drop(c, `state transfer from ${from}: ${why}`)
+      s.lagHints.delete(from)
+      break
+    }
+    applied++
+  }
+  s.counters.fetchedBlocks += applied
+  if (applied > 0) c.fx.push({ kind: 'log', level: 'info', message: `state transfer: ${applied} blocks from ${from}, now at ${s.tip.height}` })
+  for (const [r, h] of s.lagHints) if (h <= s.tip.height) s.lagHints.delete(r)
+  if (applied > 0) maybeFetch(c)
+  const r = s.reproposal
+  if (r !== null && r.body.type === 'prePrepare' && s.fetching === null) {
+    s.reproposal = null
+    if (r.body.height === s.tip.height + 1 && r.body.view === s.view && s.mode === 'normal') checkAndAccept(c, r, r.body)
+  }
+  replayEarly(c)
+  maybeNewView(c)
+}
+
+/** Verify a fetched block (hash chain, certificate, re-execution) and commit it. */
+function applyFetched<S>(c: Ctx<S>, bytes: Uint8Array): string | null {
+  const { s } = c
+  let block: Block
+  try {
+    block = c.env.app.decodeBlock(bytes)
+  } catch (e) {
+    return `undecodable block: ${(e as Error).message}`
+  }
+  const h = block.header
+  if (h.height <= s.tip.height) return 'old'
+  if (h.height !== s.tip.height + 1 || !equalBytes(h.prevBlockHash, s.tip.hash)) return `block ${h.height} does not extend height ${s.tip.height}`
+  const hash = c.env.app.blockHash(h)
+  if (!certificateValid(c, h.view, h.height, hash, block.certificate)) return `block ${h.height}: certificate does not verify`
+  let exec: Execution<S>
+  try {
+    exec = c.env.app.execute(s.app, block.commands, { height: h.height, headerView: h.view, time: h.time, proposer: h.proposer, prevBlockHash: s.tip.hash })
+  } catch (e) {
+    return `block ${h.height} does not execute: ${(e as Error).message}`
+  }
+  if (!equalBytes(exec.blockHash, hash)) return `block ${h.height}: re-execution gives a different block`
+  if (exec.results.some((r) => r.result.kind === 'rejected')) return `block ${h.height}: contains a rejected command`
+  s.slot = null
+  commitBlock(c, exec, block.certificate, true)
+  return null
+}
