@@ -22,6 +22,23 @@ export const limits = {
   mlsHandshakeBytesMax: 512 * 1024,
   backupCodesMax: 16,
   devicesPerUserMax: 16,
+  // domain rules (issue 3)
+  mlsGroupIdBytesMin: 16,
+  mlsGroupIdBytesMax: 64,
+  keyPackageRefBytesMax: 64, // RFC 9420 §5.2: RefHash output (SHA-512 here)
+  keyPackagesPerDeviceMax: 128, // unclaimed, per device
+  claimTargetsMax: 64,
+  reactionBytesMax: 1024, // MLS ciphertext of one reaction
+  threadsPerUserMax: 1024,
+  threadNameBytesMax: 1024, // encrypted thread name ciphertext
+  backupCodesCommitmentBytes: 32,
+  keysPerRotationCommandMax: 128,
+  // edit/delete/react only reach recent messages: the ledger state keeps an index of the
+  // messages posted in this window (at most threadRecentMessagesMax per thread), so
+  // memory stays bounded per thread however long it lives.
+  messageMutableWindowMs: 7 * 24 * 3600_000,
+  threadRecentMessagesMax: 4096,
+  commandIdBucketMs: 60_000,
   // keys
   deviceKeyRotationDueMs: 30 * 24 * 3600_000,
   deviceKeyExpiryMs: 90 * 24 * 3600_000,
