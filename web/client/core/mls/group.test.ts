@@ -1,6 +1,6 @@
 // Group flows with the PQ suite, under ledger ordering: create, add by Welcome,
 // messages, removal, racing commits, storage. Also prints per-operation timings.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { applyLedgerHandshake, applyOwnCommit, discardPending, processCommit, proposeAddMembers, proposeRemoveMembers, proposeSelfUpdate, type PendingCommit } from './commit.ts'
 import { createGroup, epochAuthenticator, groupEpoch, groupMembers, isActive, joinFromWelcome, exportRatchetTree, type Group } from './group.ts'
@@ -24,7 +24,7 @@ async function timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
   return out
 }
 
-async function rejectsWith(t: Tap.Test, p: Promise<unknown>, code: string, msg: string): Promise<void> {
+async function rejectsWith(t: Test, p: Promise<unknown>, code: string, msg: string): Promise<void> {
   try {
     await p
     t.fail(`${msg}: expected ${code}, resolved`)
@@ -64,7 +64,7 @@ async function send(from: Device, text: string): Promise<Uint8Array> {
   return res.message
 }
 
-async function readAs(t: Tap.Test, d: Device, message: Uint8Array, text: string, fromUser: string): Promise<void> {
+async function readAs(t: Test, d: Device, message: Uint8Array, text: string, fromUser: string): Promise<void> {
   const res = await timed('decryptMessage', () => decryptMessage(g(d), message))
   d.group = res.group
   t.equal(td.decode(res.plaintext), text, `${d.member.identity.userId} reads "${text}"`)
@@ -79,7 +79,7 @@ async function commitAndDistribute(committer: Device, pending: PendingCommit, ot
   }
 }
 
-function sameEpoch(t: Tap.Test, devices: Device[], what: string): void {
+function sameEpoch(t: Test, devices: Device[], what: string): void {
   const ref = Buffer.from(epochAuthenticator(g(devices[0]!))).toString('hex')
   for (const d of devices) t.equal(Buffer.from(epochAuthenticator(g(d))).toString('hex'), ref, `${what}: ${d.member.identity.userId} agrees on the epoch`)
 }
@@ -94,6 +94,7 @@ t.test('thread lifecycle: 3 members, add a 4th by Welcome, remove one, racing co
   const [alice, bob, carol, dave] = [await newDevice('alice'), await newDevice('bob'), await newDevice('carol'), await newDevice('dave')]
   t.equal(mlsSignaturePublicKey(alice.member).length, 2592, 'ML-DSA-87 public key exposed for certification')
   const groupId = te.encode('thread:project-discussion')
+  await t.rejects(createGroup(alice.member, te.encode('short')), { code: MlsErrorCode.malformed }, 'group id below mlsGroupIdBytesMin')
   alice.group = await timed('createGroup', () => createGroup(alice.member, groupId))
 
   // Alice adds Bob and Carol in one commit; she applies it only once the ledger accepted it.
@@ -220,7 +221,7 @@ t.test('key packages: ref, last resort, validation, welcome addressing', async (
   const lr = await generateKeyPackages(gen.member, 1, { lastResort: true })
   t.equal((await parseKeyPackage(lr.packages[0]!.bytes)).lastResort, true, 'last_resort extension is visible to the claimer')
   const frank = await createMember({ userId: 'frank', deviceId: 'desk' })
-  const group = await createGroup(frank, te.encode('thread:lr'))
+  const group = await createGroup(frank, te.encode('thread:last-resort-test'))
   const add = await proposeAddMembers(group, [lr.packages[0]!.bytes])
   const joined = await joinFromWelcome(lr.member, add.welcome!)
   t.equal(joined.member.keyPackages.length, 3, 'a last-resort package is kept after use')

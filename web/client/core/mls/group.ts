@@ -43,8 +43,6 @@ export type GroupOptions = {
   readonly validateCredential?: (identity: MemberIdentity, signaturePublicKey: Uint8Array) => Promise<boolean>
 }
 
-export const groupIdBytesMax = 255
-
 export function clientConfigFor(options: GroupOptions = {}): ClientConfig {
   return {
     ...defaultClientConfig,
@@ -63,8 +61,8 @@ export function clientConfigFor(options: GroupOptions = {}): ClientConfig {
 }
 
 function checkGroupId(groupId: Uint8Array): void {
-  if (groupId.length === 0 || groupId.length > groupIdBytesMax) {
-    throw mlsError(MlsErrorCode.malformed, `groupId is ${groupId.length} bytes, want 1..${groupIdBytesMax}`)
+  if (groupId.length < limits.mlsGroupIdBytesMin || groupId.length > limits.mlsGroupIdBytesMax) {
+    throw mlsError(MlsErrorCode.malformed, `groupId is ${groupId.length} bytes, want ${limits.mlsGroupIdBytesMin}..${limits.mlsGroupIdBytesMax}`)
   }
 }
 
