@@ -80,7 +80,7 @@ const aes256gcm: Aead = {
   },
 }
 
-function nativeScrypt(password: Uint8Array, salt: Uint8Array, params: unknown): Promise<Uint8Array> {
+async function nativeScrypt(password: Uint8Array, salt: Uint8Array, params: unknown): Promise<Uint8Array> {
   checkBytes('password', password)
   checkBytes('salt', salt)
   const { N, r, p, dkLen } = checkScryptParams(params)
