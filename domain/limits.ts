@@ -58,4 +58,10 @@ export const limits = {
   signatureBytesMax: 64 * 1024, // SLH-DSA-SHAKE-256f signatures are 49,856 bytes
   storeReadEventsMax: 10_000, // one readEvents() call
   storeOpenSegmentsMax: 32, // read file descriptors kept open
+  // key files (domain/keyfile.ts)
+  keyFileBytesMax: 64 * 1024, // a real one is ~1.5 KiB
+  keyFilePassphraseLengthMin: 8, // characters, when sealing
+  keyFilePassphraseBytesMax: 1024,
+  keyFileScryptMemoryBytesMax: 256 * 1024 * 1024, // 128·r·N; the default N = 2^17, r = 8 needs 128 MiB
+  keyFileScryptPMax: 4,
 } as const
