@@ -176,7 +176,7 @@ export function bodyFromValue(v: Value, depth = 0): Body {
       keys(o, ['type', 'blocks'], type)
       return { type, blocks: arr(o.blocks, 'blocks', 1024).map((b) => bytes(b, 'blocks[]', frameBytesMax)) }
     case 'viewChange': {
-      if (depth > 0) throw new MalformedMessage('viewChange nested too deep')
+      if (depth > 1) throw new MalformedMessage('viewChange nested too deep')
       keys(o, ['type', 'newView', 'committed', 'prepared'], type)
       const c = obj(o.committed, 'committed')
       keys(c, ['height', 'blockHash', 'headerView', 'certificate'], 'committed')

@@ -81,6 +81,7 @@ export type ReplicaState<S> = {
   persistedHeight: number
   fetching: { peer: number; at: number; target: number } | null
   lagHints: Map<number, number> // replica → highest height it showed it is working on
+  certified: number // highest height we hold a commit proof for (view change, new view)
   counters: Counters
 }
 
@@ -98,7 +99,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(),
+    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height,
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -152,10 +153,15 @@ function onRequest<S>(c: Ctx<S>, command: Uint8Array): void {
     c.fx.push({ kind: 'reply', commandId: id, result: known, view: s.view })
     return
   }
-  if (s.pending.has(id)) return
+  if (s.pending.has(id) || committedUnpersisted(s, id)) return
   if (s.pending.size >= s.config.pendingCommandsMax) return drop(c, 'request: pending queue full')
   s.pending.set(id, command)
   if (s.deadline === null && !isPrimary(s)) s.deadline = c.now + timeout(s)
+}
+
+function committedUnpersisted<S>(s: ReplicaState<S>, id: string): boolean {
+  for (const results of s.unpersisted.values()) if (results.some((r) => r.commandId === id)) return true
+  return false
 }
 
 function timeout(s: ReplicaState<unknown>): number {
@@ -304,7 +310,10 @@ function checkAndAccept<S>(c: Ctx<S>, m: Signed, b: PrePrepare): void {
   const same = mine.length === b.rejected.length && mine.every((r, i) => r.commandId === b.rejected[i]!.commandId && r.code === b.rejected[i]!.code)
   if (!same) return suspect(c, 'pre-prepare rejections differ from re-execution')
   acceptPrePrepare(c, m, b, exec)
-  if (!isPrimary(s)) sign(c, { type: 'prepare', view: s.view, height: b.height, blockHash: b.blockHash })
+  if (!isPrimary(s)) {
+    const own = sign(c, { type: 'prepare', view: s.view, height: b.height, blockHash: b.blockHash })
+    s.votes.prepares.set(s.id, own) // our own prepare counts toward the 2f (PBFT §4.2)
+  }
   if (s.deadline === null) s.deadline = c.now + timeout(s)
   checkQuorums(c)
 }
@@ -496,6 +505,7 @@ function startViewChange<S>(c: Ctx<S>, newView: number): void {
   const { s } = c
   s.counters.viewChanges++
   if (s.mode === 'viewChange') s.viewChangeAttempts++
+  c.fx.push({ kind: 'log', level: 'info', message: `view change to ${newView} (attempt ${s.viewChangeAttempts}, committed ${s.tip.height})` })
   s.view = newView
   s.mode = 'viewChange'
   s.slot = null
@@ -517,6 +527,7 @@ function onViewChange<S>(c: Ctx<S>, m: Signed, b: ViewChange): void {
   if (why !== null) return drop(c, `bogus view change from ${m.from}: ${why}`)
   if (b.committed.height > s.tip.height) {
     s.lagHints.set(m.from, Math.max(s.lagHints.get(m.from) ?? 0, b.committed.height))
+    s.certified = Math.max(s.certified, b.committed.height)
     maybeFetch(c)
   }
   recordViewChange(c, m, b)
@@ -658,6 +669,7 @@ function onNewView<S>(c: Ctx<S>, m: Signed, b: NewView): void {
   c.fx.push({ kind: 'log', level: 'info', message: `entered view ${b.view}` })
   if (plan.maxCommitted > s.tip.height) {
     s.lagHints.set(m.from, plan.maxCommitted)
+    s.certified = Math.max(s.certified, plan.maxCommitted)
     if (ppb.batch.length > 0) s.reproposal = pp
     maybeFetch(c)
     return
@@ -674,7 +686,8 @@ function maybeFetch<S>(c: Ctx<S>): void {
   // shows it is at least two blocks ahead (one block ahead is the normal race of commits).
   const claims = [...s.lagHints.entries()].filter(([, h]) => h > s.tip.height).sort((a, b) => b[1] - a[1])
   const far = claims.length > 0 && claims[0]![1] >= s.tip.height + 2
-  if (!far && claims.length < s.config.f + 1 && s.stable.height <= s.tip.height) return
+  const proven = s.stable.height > s.tip.height || s.certified > s.tip.height
+  if (!far && claims.length < s.config.f + 1 && !proven) return
   const peer = claims.length > 0 ? claims[0]![0] : (s.id + 1) % s.config.n
   requestBlocks(c, peer)
 }
