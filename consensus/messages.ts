@@ -33,7 +33,7 @@ export type Commit = {
   readonly certSig: Uint8Array // over commitMessage(headerView, height, blockHash): goes into the block
 }
 export type Checkpoint = { readonly type: 'checkpoint'; readonly height: number; readonly blockHash: Uint8Array }
-/** Proof that a block is committed: its hash and 2f+1 commit signatures (height 0 = genesis, no signatures). */
+/** Proof that a block is committed: its hash and 2f+1 commit signatures (height -1 = nothing yet, no signatures). */
 export type CommitProof = {
   readonly height: number
   readonly blockHash: Uint8Array
@@ -180,7 +180,7 @@ export function bodyFromValue(v: Value, depth = 0): Body {
       keys(o, ['type', 'newView', 'committed', 'prepared'], type)
       const c = obj(o.committed, 'committed')
       keys(c, ['height', 'blockHash', 'headerView', 'certificate'], 'committed')
-      const committed = { height: nat(c.height, 'height'), blockHash: hash32(c.blockHash, 'blockHash'), headerView: nat(c.headerView, 'headerView'), certificate: certFromValue(c.certificate) }
+      const committed = { height: c.height === -1 ? -1 : nat(c.height, 'height'), blockHash: hash32(c.blockHash, 'blockHash'), headerView: nat(c.headerView, 'headerView'), certificate: certFromValue(c.certificate) }
       let prepared: PreparedProof | null = null
       if (o.prepared !== null) {
         const p = obj(o.prepared, 'prepared')

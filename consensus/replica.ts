@@ -43,7 +43,8 @@ export type Effect =
   | { readonly kind: 'readBlocks'; readonly to: number; readonly from: number; readonly count: number }
   | { readonly kind: 'log'; readonly level: 'info' | 'warn'; readonly message: string }
 
-type Tip = { readonly height: number; readonly hash: Uint8Array; readonly time: number; readonly headerView: number; readonly certificate: readonly CommitSignature[] }
+/** The last committed block; height -1 (and a zero hash) before the first block. */
+export type Tip = { readonly height: number; readonly hash: Uint8Array; readonly time: number; readonly headerView: number; readonly certificate: readonly CommitSignature[] }
 
 type Slot<S> = { readonly prePrepare: Signed; readonly body: PrePrepare; readonly exec: Execution<S>; prepared: boolean; commitSent: boolean }
 
@@ -380,7 +381,7 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   s.tip = { height: h, hash: exec.blockHash, time: exec.block.header.time, headerView: exec.block.header.view, certificate }
   s.slot = null
   s.votes = { height: h + 1, view: s.view, prepares: new Map(), commits: new Map() }
-  if (h % s.config.checkpointInterval === 0) s.checkpointHashes.set(h, exec.blockHash)
+  if (h > 0 && h % s.config.checkpointInterval === 0) s.checkpointHashes.set(h, exec.blockHash)
   if (s.preparedProof !== null && s.preparedProof.height <= h) s.preparedProof = null
   for (const r of exec.results) s.pending.delete(r.commandId)
   s.unpersisted.set(h, exec.results)
@@ -390,7 +391,7 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   s.deadline = s.pending.size > 0 && !isPrimary(s) ? c.now + timeout(s) : null
   // Rotation is a view change every replica starts at the same height; a replica replaying
   // fetched blocks learns the current view from the others instead.
-  if (!transferred && s.config.rotateEveryBlocks > 0 && h % s.config.rotateEveryBlocks === 0 && s.mode === 'normal') {
+  if (!transferred && s.config.rotateEveryBlocks > 0 && h > 0 && h % s.config.rotateEveryBlocks === 0 && s.mode === 'normal') {
     c.fx.push({ kind: 'log', level: 'info', message: `rotating primary after height ${h}` })
     startViewChange(c, s.view + 1)
     return
@@ -432,7 +433,7 @@ function onPersisted<S>(c: Ctx<S>, height: number): void {
     c.fx.push({ kind: 'reply', commandId: r.commandId, result: r.result, view: s.view })
   }
   while (s.results.size > s.config.resultsCacheMax) s.results.delete(s.results.keys().next().value!)
-  if (height % s.config.checkpointInterval === 0) {
+  if (height > 0 && height % s.config.checkpointInterval === 0) {
     const hash = s.checkpointHashes.get(height)
     assert(hash !== undefined, `hash of height ${height} kept until persisted`)
     s.checkpointHashes.delete(height)
@@ -448,7 +449,7 @@ function onPersisted<S>(c: Ctx<S>, height: number): void {
 
 function onCheckpoint<S>(c: Ctx<S>, from: number, b: Checkpoint): void {
   const { s } = c
-  if (b.height <= s.stable.height || b.height % s.config.checkpointInterval !== 0) return
+  if (b.height <= s.stable.height || b.height === 0 || b.height % s.config.checkpointInterval !== 0) return
   s.lagHints.set(from, Math.max(s.lagHints.get(from) ?? 0, b.height))
   const byReplica = s.checkpoints.get(b.height) ?? new Map<number, Uint8Array>()
   byReplica.set(from, b.blockHash)
@@ -555,7 +556,7 @@ function recordViewChange<S>(c: Ctx<S>, m: Signed, b: ViewChange): void {
 function checkViewChange<S>(c: Ctx<S>, b: ViewChange): string | null {
   const { s } = c
   const cp = b.committed
-  if (cp.height === 0) {
+  if (cp.height === -1) {
     if (cp.certificate.length !== 0) return 'genesis with a certificate'
   } else if (cp.height === s.tip.height && equalBytes(cp.blockHash, s.tip.hash)) {
     // our own committed tip: already verified
@@ -588,7 +589,7 @@ function certificateValid<S>(c: Ctx<S>, headerView: number, height: number, bloc
 type NewViewPlan = { readonly maxCommitted: number; readonly reproposal: PrePrepare | null }
 
 function planNewView(vcs: readonly ViewChange[]): NewViewPlan {
-  let maxCommitted = 0
+  let maxCommitted = -1
   for (const v of vcs) maxCommitted = Math.max(maxCommitted, v.committed.height)
   let best: PrePrepare | null = null
   for (const v of vcs) {

@@ -2,12 +2,12 @@
 // blocks at one height, every acknowledged result is in the ledger) and liveness (with at
 // most f faulty replicas and eventual delivery, every submitted command is acknowledged by
 // f+1 matching replies).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { simulate, type Behaviour, type SimOptions } from './simulator.ts'
 
 const lossy = { healAtMs: 2500, dropRate: 0.05, duplicateRate: 0.05, corruptRate: 0.02, delayMs: [1, 15] as const, timeLimitMs: 120_000 }
 
-function check(t: Tap.Test, o: SimOptions): void {
+function check(t: Test, o: SimOptions): void {
   const r = simulate(o)
   t.same(r.violations, [], `seed ${o.seed}: no safety violation`)
   t.ok(r.ledgerMatches, `seed ${o.seed}: correct replicas hold identical ledgers`)

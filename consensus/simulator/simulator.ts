@@ -132,7 +132,7 @@ export function simulate(o: SimOptions): SimResult {
     const secrets = Array.from({ length: n }, (_, i) => nativeCrypto.sha3_256(Uint8Array.of(o.seed & 0xff, i)))
     for (let i = 0; i < n; i++) keys.push(fakeKeys(i, secrets))
   }
-  const genesisTip = { height: 0, hash: new Uint8Array(32), time: 0, headerView: 0, certificate: [] }
+  const genesisTip = { height: -1, hash: new Uint8Array(32), time: 0, headerView: 0, certificate: [] }
   const fresh = (i: number): Node => ({ state: initialReplica(i, config, testGenesis, genesisTip), store: [], crashed: false, env: { app, keys: keys[i]! } })
   const nodes: Node[] = Array.from({ length: n }, (_, i) => fresh(i))
   const q = new Queue()
@@ -167,14 +167,14 @@ export function simulate(o: SimOptions): SimResult {
         case 'persist': {
           const node = nodes[i]!
           const h = e.block.header.height
-          if (node.store.length !== h - 1) violations.push(`replica ${i} persisted height ${h} after ${node.store.length}`)
+          if (node.store.length !== h) violations.push(`replica ${i} persisted height ${h} after ${node.store.length}`)
           node.store.push(app.encodeBlock(e.block))
           if (isCorrect(i)) checkSafety(i, h, Buffer.from(app.blockHash(e.block.header)).toString('hex'))
           schedule({ at: now + 1, kind: 'input', to: i, input: { kind: 'persisted', height: h } })
           break
         }
         case 'readBlocks': {
-          const blocks = nodes[i]!.store.slice(e.from - 1, e.from - 1 + e.count)
+          const blocks = nodes[i]!.store.slice(e.from, e.from + e.count)
           schedule({ at: now + 1, kind: 'input', to: i, input: { kind: 'blocksRead', to: e.to, blocks } })
           break
         }
@@ -359,7 +359,7 @@ export function simulate(o: SimOptions): SimResult {
   for (const [id, hex] of acknowledged) {
     const r = decodeResult(hex)
     if (r.kind === 'committed') {
-      const block = nodes[correct[0]!]!.store[r.height - 1]
+      const block = nodes[correct[0]!]!.store[r.height]
       if (block !== undefined && !app.decodeBlock(block).events.some((ev) => ev.commandId === id)) violations.push(`acknowledged ${id} is not in block ${r.height}`)
     }
   }
