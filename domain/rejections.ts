@@ -1,6 +1,8 @@
 // Every code a command can be rejected with. Rejections are values (STYLE: Errors), the
 // same on every replica; the reason names the field and value, never a secret.
 import { ErrorCode } from './errors.ts'
+import type { EventDraft } from './ledger/envelope.ts'
+import type { EventByType, EventType } from './events.ts'
 
 export const Rejection = {
   // shape
@@ -63,4 +65,27 @@ export type Rejected = { readonly kind: 'rejected'; readonly code: RejectionCode
 
 export function reject(code: RejectionCode, reason: string): Rejected {
   return { kind: 'rejected', code, reason }
+}
+
+// ---------------------------------------------------------------------------------------
+// What decide() returns.
+
+export type Accepted = { readonly kind: 'accepted'; readonly events: readonly EventDraft[] }
+export type Decision = Accepted | Rejected
+
+export function accept(...events: EventDraft[]): Accepted {
+  return { kind: 'accepted', events }
+}
+
+/** A typed event draft for `stream` ('user:<id>', 'thread:<id>', 'node:<index>'). */
+export function draft<T extends EventType>(stream: string, type: T, payload: EventByType<T>['payload']): EventDraft {
+  return { stream, type, payload: payload as EventDraft['payload'] }
+}
+
+export const userStream = (userId: string): string => `user:${userId}`
+export const threadStream = (threadId: string): string => `thread:${threadId}`
+export const nodeStream = (index: number): string => `node:${index}`
+
+export function isRejected(x: object): x is Rejected {
+  return (x as { kind?: unknown }).kind === 'rejected'
 }
