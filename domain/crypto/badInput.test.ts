@@ -138,6 +138,15 @@ t.test('SLH-DSA-SHAKE-256f, one signature per backend', async (t) => {
   }
 })
 
+t.test('SLH-DSA refuses to sign with an inconsistent secret key (verify-after-sign)', async (t) => {
+  // Native only: the check is shared code (check.ts checkOwnSignature), and a JS signature costs seconds.
+  const signer = backends[0]!.slhDsaShake256f
+  const { secretKey } = signer.keygen()
+  const inconsistent = { code: ErrorCode.invalidArgument, message: /^secretKey: the signature does not verify/ }
+  t.throws(() => signer.sign(flip(secretKey, 127), message), inconsistent, 'PK.root altered (OpenSSL imports it silently)')
+  t.throws(() => signer.sign(flip(secretKey, 0), message), inconsistent, 'SK.seed altered')
+})
+
 t.test('the errors are CryptoError with details naming the argument', async (t) => {
   const facade: CryptoFacade = backends[1]!
   const err = (() => { try { facade.mlDsa65.verify(new Uint8Array(3), message, message) } catch (e) { return e } })()

@@ -19,6 +19,8 @@ import {
 } from './check.ts'
 import { decryptFailedMessage, splitSealed } from './aead.ts'
 import { toBytes } from './nativeKeys.ts'
+
+export { clearNativeKeyCache } from './nativeKeys.ts'
 import { nativeMlDsa65, nativeMlDsa87, nativeMlKem1024, nativeSlhDsaShake256f } from './nativePq.ts'
 import { aes256gcmSizes, randomBytesMax } from './params.ts'
 import type { Aead, CryptoFacade, HkdfHash, HmacHash } from './types.ts'

@@ -1,7 +1,7 @@
 // ML-DSA, SLH-DSA and ML-KEM on node:crypto (OpenSSL 3.5). Raw encodings as in params.ts.
 import { createPublicKey, decapsulate, encapsulate, generateKeyPairSync, sign, verify } from 'node:crypto'
 import { slh_dsa_shake_256f } from '@noble/post-quantum/slh-dsa.js'
-import { checkBytes, checkContext, checkLength } from './check.ts'
+import { checkBytes, checkContext, checkLength, checkOwnSignature } from './check.ts'
 import {
   exportPublic,
   exportSecret,
@@ -20,6 +20,8 @@ type SignerSpec = {
   readonly secretFormat: SecretFormat
   readonly sizes: { publicKeyBytes: number; secretKeyBytes: number; signatureBytes: number; seedBytes: number }
   readonly keygenFromSeed: (seed: Uint8Array) => KeyPair
+  /** SLH-DSA: the public key is the tail of the secret key; check each signature against it. */
+  readonly verifyAfterSign?: boolean
 }
 
 function randomKeyPair(type: PqKeyType, secretFormat: SecretFormat): KeyPair {
@@ -49,7 +51,7 @@ function slhKeygenFromSeed(seed: Uint8Array): KeyPair {
 
 function nativeSigner(spec: SignerSpec): Signer {
   const { sizes, type } = spec
-  return {
+  const signer: Signer = {
     name: spec.name,
     ...sizes,
     keygen(seed) {
@@ -62,7 +64,9 @@ function nativeSigner(spec: SignerSpec): Signer {
       checkBytes('message', message)
       const ctx = checkContext(context)
       const key = privateKeyObject(type, spec.secretFormat, secretKey)
-      return toBytes(sign(null, message, { key, context: ctx }))
+      const signature = toBytes(sign(null, message, { key, context: ctx }))
+      if (spec.verifyAfterSign) checkOwnSignature(signer.verify(secretKey.subarray(sizes.secretKeyBytes - sizes.publicKeyBytes), message, signature, ctx))
+      return signature
     },
     // FIPS 204 Alg. 3 ML-DSA.Verify / FIPS 205 Alg. 24 slh_verify.
     verify(publicKey, message, signature, context) {
@@ -79,6 +83,7 @@ function nativeSigner(spec: SignerSpec): Signer {
       }
     },
   }
+  return signer
 }
 
 export const nativeMlDsa65 = nativeSigner({
@@ -103,6 +108,7 @@ export const nativeSlhDsaShake256f = nativeSigner({
   secretFormat: 'raw-private',
   sizes: slhDsaShake256fSizes,
   keygenFromSeed: slhKeygenFromSeed,
+  verifyAfterSign: true,
 })
 
 const kemFromSeed = keygenFromRawSeed('ml-kem-1024')

@@ -12,6 +12,8 @@ import { CryptoError, ErrorCode } from '../errors.ts'
 import { decryptFailedMessage, splitSealed } from './aead.ts'
 import { checkBytes, checkHkdf, checkInteger, checkLength, checkOneOf, checkScryptParams } from './check.ts'
 import { nobleMlDsa65, nobleMlDsa87, nobleMlKem1024, nobleSlhDsaShake256f, platformRandomBytes } from './noblePq.ts'
+
+export { clearNobleKeyCache } from './noblePq.ts'
 import { aes256gcmSizes, randomBytesMax } from './params.ts'
 import type { Aead, CryptoFacade, HkdfHash, HmacHash } from './types.ts'
 

@@ -6,7 +6,7 @@ import { slh_dsa_shake_256f } from '@noble/post-quantum/slh-dsa.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { CryptoError, ErrorCode } from '../errors.ts'
-import { checkBytes, checkContext, checkLength } from './check.ts'
+import { checkBytes, checkContext, checkLength, checkOwnSignature } from './check.ts'
 import { KeyCache } from './keyCache.ts'
 import { mlDsa65Sizes, mlDsa87Sizes, mlKem1024Sizes, slhDsaShake256fSizes } from './params.ts'
 import type { Kem, KeyPair, Signer } from './types.ts'
@@ -22,6 +22,11 @@ export function platformRandomBytes(length: number): Uint8Array {
 // expansion is a full keygen, slower than the signature itself in JS. Wiped on eviction.
 const expanded = new KeyCache<Uint8Array>(32, (key) => key.fill(0))
 
+/** Wipes and drops every cached expanded secret key (logout, key rotation). */
+export function clearNobleKeyCache(): void {
+  expanded.clear()
+}
+
 function expand(tag: string, seed: Uint8Array, keygen: (seed: Uint8Array) => { secretKey: Uint8Array }): Uint8Array {
   return expanded.getOrCreate(`${tag}:${bytesToHex(sha256(seed))}`, () => keygen(seed).secretKey)
 }
@@ -35,11 +40,13 @@ type SignerSpec = {
   /** Facade key pair from a seed, and the secret key in the form noble signs with. */
   readonly fromSeed: (seed: Uint8Array) => KeyPair
   readonly signingKey: (secretKey: Uint8Array) => Uint8Array
+  /** SLH-DSA: the public key is the tail of the secret key; check each signature against it. */
+  readonly verifyAfterSign?: boolean
 }
 
 function nobleSigner(spec: SignerSpec): Signer {
   const { sizes, dsa } = spec
-  return {
+  const signer: Signer = {
     name: spec.name,
     ...sizes,
     keygen(seed) {
@@ -51,7 +58,9 @@ function nobleSigner(spec: SignerSpec): Signer {
       checkLength('secretKey', secretKey, sizes.secretKeyBytes)
       checkBytes('message', message)
       const ctx = checkContext(context)
-      return dsa.sign(message, spec.signingKey(secretKey), { context: ctx })
+      const signature = dsa.sign(message, spec.signingKey(secretKey), { context: ctx })
+      if (spec.verifyAfterSign) checkOwnSignature(signer.verify(secretKey.subarray(sizes.secretKeyBytes - sizes.publicKeyBytes), message, signature, ctx))
+      return signature
     },
     // FIPS 204 Alg. 3 ML-DSA.Verify / FIPS 205 Alg. 24 slh_verify.
     verify(publicKey, message, signature, context) {
@@ -67,6 +76,7 @@ function nobleSigner(spec: SignerSpec): Signer {
       }
     },
   }
+  return signer
 }
 
 function mlDsa(name: 'ML-DSA-65' | 'ML-DSA-87', dsa: typeof ml_dsa65, sizes: SignerSpec['sizes']): Signer {
@@ -89,6 +99,7 @@ export const nobleSlhDsaShake256f = nobleSigner({
   dsa: slh_dsa_shake_256f,
   fromSeed: (seed) => slh_dsa_shake_256f.keygen(seed), // FIPS 205 Alg. 18, seed = SK.seed||SK.prf||PK.seed
   signingKey: (secretKey) => secretKey,
+  verifyAfterSign: true,
 })
 
 const ML_KEM_Q = 3329

@@ -18,9 +18,13 @@ export type Signer = {
   readonly seedBytes: number
   /** Deterministic from `seed` when given (length seedBytes), else fresh randomness. */
   keygen(seed?: Uint8Array): KeyPair
-  /** Pure FIPS 204/205 signing with an optional context string (≤ 255 bytes). */
+  /**
+   * Pure FIPS 204/205 signing (hedged: fresh randomness) with an optional context string
+   * (≤ 255 bytes; absent = empty). SLH-DSA signatures are checked against the key before
+   * they are returned (verify-after-sign).
+   */
   sign(secretKey: Uint8Array, message: Uint8Array, context?: Uint8Array): Uint8Array
-  /** false for any invalid signature; throws CryptoError only for malformed keys/context. */
+  /** false for any invalid signature (including a wrong length); throws CryptoError only for malformed keys/context. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, context?: Uint8Array): boolean
 }
 
@@ -31,7 +35,12 @@ export type Kem = {
   readonly cipherTextBytes: number
   readonly sharedSecretBytes: number
   keygen(seed?: Uint8Array): KeyPair
+  /** Throws CryptoError(ZIXT_ERR_INVALID_ARGUMENT) for a key failing the FIPS 203 §7.2 modulus check. */
   encapsulate(publicKey: Uint8Array): { cipherText: Uint8Array; sharedSecret: Uint8Array }
+  /**
+   * A well-sized but modified ciphertext returns the implicit-rejection key J(z||c) (FIPS 203
+   * Alg. 18), not an error: the caller learns nothing. A wrong-length ciphertext throws.
+   */
   decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array
 }
 
