@@ -5,7 +5,7 @@ export const limits = {
   codecItemsMax: 100_000,
   codecStringBytesMax: 16 * 1024 * 1024 + 1024,
   // commands
-  commandBytesMax: 256 * 1024,
+  commandBytesMax: 1024 * 1024, // ≥ mlsHandshakeBytesMax in base64 plus the envelope
   commandIdBytes: 16,
   commandSkewMs: 5 * 60_000,
   usernameLengthMin: 3,
@@ -28,9 +28,9 @@ export const limits = {
   keyPackageRefBytesMax: 64, // RFC 9420 §5.2: RefHash output (SHA-512 here)
   keyPackagesPerDeviceMax: 128, // unclaimed, per device
   claimTargetsMax: 64,
-  reactionBytesMax: 1024, // MLS ciphertext of one reaction
+  reactionBytesMax: 16 * 1024, // MLS ciphertext of one reaction: an ML-DSA-87 signature alone is 4,627 bytes
   threadsPerUserMax: 1024,
-  threadNameBytesMax: 1024, // encrypted thread name ciphertext
+  threadNameBytesMax: 16 * 1024, // encrypted thread name ciphertext (may be an MLS message: ≥ 4.7 kB)
   backupCodesCommitmentBytes: 32,
   keysPerRotationCommandMax: 128,
   // edit/delete/react only reach recent messages: the ledger state keeps an index of the
