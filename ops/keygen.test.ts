@@ -87,7 +87,7 @@ t.test('asks twice on a terminal without echoing', { skip: hasScript ? false : '
     for (; answered < prompts; answered++) child.stdin.write(`${secret}\r`)
   })
   const status = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  t.equal(status, 0, status === 0 ? "exit status 0" : screen)
+  t.equal(status, 0, status === 0 ? 'exit status 0' : screen)
   t.equal(answered, 2, 'asked twice')
   t.notOk(screen.includes(secret), 'not echoed')
   const keys = await openKeyFile(readFileSync(out, 'utf8'), secret, nativeCrypto)
