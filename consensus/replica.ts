@@ -83,6 +83,7 @@ export type ReplicaState<S> = {
   fetching: { peer: number; at: number; target: number } | null
   lagHints: Map<number, number> // replica → highest height it showed it is working on
   certified: number // highest height we hold a commit proof for (view change, new view)
+  resend: { at: number; messages: Uint8Array[] } // our messages for the block in flight, re-sent while it stalls
   counters: Counters
 }
 
@@ -100,7 +101,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height,
+    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] },
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -128,6 +129,11 @@ function sign<S>(c: Ctx<S>, body: Body, to?: number): Signed {
   const signed: Signed = { from: c.s.id, body, sig: c.env.keys.sign(encodeBody(body)) }
   const bytes = encodeSigned(signed)
   c.fx.push(to === undefined ? { kind: 'broadcast', bytes } : { kind: 'send', to, bytes })
+  if (to === undefined && body.type !== 'checkpoint') {
+    // Kept for re-sending: a channel that was down (a peer restarting) loses what we sent.
+    if (c.s.resend.messages.length === 0) c.s.resend.at = c.now
+    if (c.s.resend.messages.length < 8) c.s.resend.messages.push(bytes)
+  }
   return signed
 }
 
@@ -266,6 +272,7 @@ function noteViewHint<S>(c: Ctx<S>, from: number, view: number): void {
 
 function enterView<S>(c: Ctx<S>, view: number): void {
   const { s } = c
+  s.resend = { at: c.now, messages: [] }
   s.view = view
   s.mode = 'normal'
   s.slot = null
@@ -381,6 +388,7 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   s.tip = { height: h, hash: exec.blockHash, time: exec.block.header.time, headerView: exec.block.header.view, certificate }
   s.slot = null
   s.votes = { height: h + 1, view: s.view, prepares: new Map(), commits: new Map() }
+  s.resend = { at: c.now, messages: [] }
   if (h > 0 && h % s.config.checkpointInterval === 0) s.checkpointHashes.set(h, exec.blockHash)
   if (s.preparedProof !== null && s.preparedProof.height <= h) s.preparedProof = null
   for (const r of exec.results) s.pending.delete(r.commandId)
@@ -488,6 +496,11 @@ function suspect<S>(c: Ctx<S>, why: string): void {
 
 function onTick<S>(c: Ctx<S>): void {
   const { s } = c
+  const resendMs = Math.max(1, Math.floor(s.config.viewTimeoutMs / 4))
+  if (s.resend.messages.length > 0 && c.now - s.resend.at >= resendMs) {
+    s.resend.at = c.now
+    for (const bytes of s.resend.messages) c.fx.push({ kind: 'broadcast', bytes })
+  }
   if (s.fetching !== null && c.now - s.fetching.at > s.config.viewTimeoutMs) {
     const peer = (s.fetching.peer + 1) % s.config.n === s.id ? (s.fetching.peer + 2) % s.config.n : (s.fetching.peer + 1) % s.config.n
     s.fetching = null
@@ -510,6 +523,7 @@ function startViewChange<S>(c: Ctx<S>, newView: number): void {
   s.view = newView
   s.mode = 'viewChange'
   s.slot = null
+  s.resend = { at: c.now, messages: [] }
   s.votes = { height: s.tip.height + 1, view: newView, prepares: new Map(), commits: new Map() }
   s.deadline = c.now + timeout(s)
   const pp = s.preparedProof !== null && s.preparedProof.height === s.tip.height + 1 ? s.preparedProof : null

@@ -1,0 +1,219 @@
+// A local cluster: keys and genesis on first run, one data folder, one process per replica.
+// `npx zixt cluster`, `npm start` and the benchmarks all go through startCluster().
+//
+// Layout of the data folder:
+//   genesis.cbor                 the genesis (replica keys, certificates, service keys)
+//   cluster.json                 replica addresses, the service key file
+//   service-key.json  (0600)     ML-DSA-65 seed of 'service:ingest', used by ingest/web as
+//                                the consensus client key and to sign service commands
+//   replica-<i>/keys.json (0600) SLH-DSA identity secret key, ML-DSA-65 operational seed
+//   replica-<i>/config.json      what `zixt node --config` reads
+//   replica-<i>/ledger/          the replica's LedgerStore
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { nativeCrypto } from '../domain/crypto/native.ts'
+import type { CryptoFacade } from '../domain/crypto/types.ts'
+import { fromBase64url, toBase64url } from '../domain/encoding.ts'
+import { decodeGenesis, encodeGenesis, type Genesis } from '../domain/genesis.ts'
+import { signReplicaKeyCertificate } from '../domain/node/certificate.ts'
+import { connectClient, type ConsensusClient } from './client.ts'
+import type { ReplicaConfig } from './config.ts'
+import { signedCommandId } from './ledgerApp.ts'
+import type { NodeStats } from './node.ts'
+import { staticPeers, type PeerAddress } from './net/peers.ts'
+
+export type ServiceKey = { readonly keyId: string; readonly publicKey: Uint8Array; readonly secretKey: Uint8Array }
+
+export type NodeConfigFile = {
+  readonly index: number
+  readonly host: string
+  readonly port: number
+  readonly genesisFile: string
+  readonly keysFile: string
+  readonly ledgerDir: string
+  readonly peers: readonly PeerAddress[]
+  readonly replica?: Partial<ReplicaConfig>
+  readonly treeHeadIntervalMs?: number
+}
+
+type ClusterFile = { readonly chainId: string; readonly replicas: readonly PeerAddress[]; readonly serviceKeyFile: string }
+
+export const SERVICE_KEY_ID = 'service:ingest'
+
+function freePort(host: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer()
+    s.once('error', rej)
+    s.listen(0, host, () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => res(port))
+    })
+  })
+}
+
+function writeSecret(file: string, value: object): void {
+  writeFileSync(file, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 })
+  chmodSync(file, 0o600)
+}
+
+export type InitOptions = { readonly replicas?: number; readonly host?: string; readonly crypto?: CryptoFacade; readonly chainId?: string }
+
+/** Creates keys, genesis and configs under dataDir unless they exist. Returns the genesis. */
+export async function initCluster(dataDir: string, o: InitOptions = {}): Promise<Genesis> {
+  const dir = resolve(dataDir)
+  const genesisFile = join(dir, 'genesis.cbor')
+  if (existsSync(genesisFile)) return decodeGenesis(new Uint8Array(readFileSync(genesisFile)))
+  const crypto = o.crypto ?? nativeCrypto
+  const n = o.replicas ?? 4
+  if (n < 4 || (n - 1) % 3 !== 0) throw new Error(`--replicas ${n}: PBFT needs n = 3f+1 ≥ 4`)
+  const host = o.host ?? '127.0.0.1'
+  mkdirSync(dir, { recursive: true })
+  const createdAt = Date.now()
+  const chainId = o.chainId ?? `zixt-local-${toBase64url(crypto.randomBytes(4)).toLowerCase().replace(/[^a-z0-9]/g, '0')}`
+  const replicas: Genesis['replicas'][number][] = []
+  const addresses: PeerAddress[] = []
+  for (let i = 0; i < n; i++) {
+    const identity = crypto.slhDsaShake256f.keygen()
+    const operational = crypto.mlDsa65.keygen()
+    const operationalKeyCert = signReplicaKeyCertificate({ chainId, replica: i, operationalPublicKey: operational.publicKey, issuedAt: createdAt }, identity.secretKey, crypto)
+    replicas.push({ index: i, identityPublicKey: identity.publicKey, operationalPublicKey: operational.publicKey, operationalKeyCert })
+    const rdir = join(dir, `replica-${i}`)
+    mkdirSync(join(rdir, 'ledger'), { recursive: true })
+    writeSecret(join(rdir, 'keys.json'), { identitySecretKey: toBase64url(identity.secretKey), operationalSecretKey: toBase64url(operational.secretKey) })
+    addresses.push({ index: i, host, port: await freePort(host) })
+  }
+  const service = crypto.mlDsa65.keygen()
+  writeSecret(join(dir, 'service-key.json'), { keyId: SERVICE_KEY_ID, publicKey: toBase64url(service.publicKey), secretKey: toBase64url(service.secretKey) })
+  const genesis: Genesis = { chainId, createdAt, f: (n - 1) / 3, replicas, servicePublicKeys: [{ keyId: SERVICE_KEY_ID, publicKey: service.publicKey }] }
+  for (const a of addresses) {
+    const cfg: NodeConfigFile = {
+      index: a.index, host: a.host, port: a.port, genesisFile: '../genesis.cbor', keysFile: 'keys.json', ledgerDir: 'ledger', peers: addresses,
+    }
+    writeFileSync(join(dir, `replica-${a.index}`, 'config.json'), JSON.stringify(cfg, null, 2) + '\n')
+  }
+  const cluster: ClusterFile = { chainId, replicas: addresses, serviceKeyFile: 'service-key.json' }
+  writeFileSync(join(dir, 'cluster.json'), JSON.stringify(cluster, null, 2) + '\n')
+  writeFileSync(genesisFile, encodeGenesis(genesis)) // last: its presence means "initialised"
+  return genesis
+}
+
+export function readServiceKey(dataDir: string): ServiceKey {
+  const v = JSON.parse(readFileSync(join(resolve(dataDir), 'service-key.json'), 'utf8')) as { keyId: string; publicKey: string; secretKey: string }
+  return { keyId: v.keyId, publicKey: fromBase64url(v.publicKey), secretKey: fromBase64url(v.secretKey) }
+}
+
+export function readClusterAddresses(dataDir: string): readonly PeerAddress[] {
+  return (JSON.parse(readFileSync(join(resolve(dataDir), 'cluster.json'), 'utf8')) as ClusterFile).replicas
+}
+
+/** Rewrites every replica's config with these replica settings (tests and benchmarks tune them). */
+function applyReplicaSettings(dataDir: string, n: number, replica: Partial<ReplicaConfig> | undefined, treeHeadIntervalMs: number | undefined): void {
+  for (let i = 0; i < n; i++) {
+    const file = join(dataDir, `replica-${i}`, 'config.json')
+    const cfg = JSON.parse(readFileSync(file, 'utf8')) as NodeConfigFile
+    writeFileSync(file, JSON.stringify({ ...cfg, replica: replica ?? cfg.replica, treeHeadIntervalMs: treeHeadIntervalMs ?? cfg.treeHeadIntervalMs }, null, 2) + '\n')
+  }
+}
+
+/** A client of this cluster, authenticated with its service key. */
+export function clusterClient(dataDir: string, genesis: Genesis, o: { retransmitMs?: number; deadlineMs?: number; crypto?: CryptoFacade } = {}): ConsensusClient {
+  const key = readServiceKey(dataDir)
+  return connectClient({
+    peers: staticPeers(readClusterAddresses(dataDir)), n: genesis.replicas.length, f: genesis.f,
+    replicaKey: (i) => genesis.replicas[i]!.operationalPublicKey, keyId: key.keyId, secretKey: key.secretKey,
+    crypto: o.crypto ?? nativeCrypto, commandId: signedCommandId, retransmitMs: o.retransmitMs ?? 1000, deadlineMs: o.deadlineMs ?? 30_000,
+  })
+}
+
+export type ClusterOptions = {
+  readonly dataDir: string
+  readonly replicas?: number
+  readonly host?: string
+  readonly replica?: Partial<ReplicaConfig>
+  readonly treeHeadIntervalMs?: number
+  /** Each line a replica writes (stderr: logs). Default: prefixed onto this process's stderr. */
+  readonly onLog?: (index: number, line: string) => void
+  readonly readyTimeoutMs?: number
+}
+
+export type RunningCluster = {
+  readonly dataDir: string
+  readonly genesis: Genesis
+  readonly addresses: readonly PeerAddress[]
+  readonly serviceKey: ServiceKey
+  client(o?: { retransmitMs?: number; deadlineMs?: number }): ConsensusClient
+  /** Sends a signal to one replica process (SIGKILL to crash it). */
+  kill(index: number, signal?: NodeJS.Signals): Promise<void>
+  /** Starts one replica process again; resolves when it listens. */
+  start(index: number): Promise<void>
+  pid(index: number): number | undefined
+  /** The replica's last reported stats (it reports every second). */
+  stats(index: number): NodeStats | undefined
+  stop(): Promise<void>
+}
+
+const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'ops', 'cli.ts')
+
+export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
+  const dataDir = resolve(o.dataDir)
+  const genesis = await initCluster(dataDir, { replicas: o.replicas, host: o.host })
+  const n = genesis.replicas.length
+  if (o.replica !== undefined || o.treeHeadIntervalMs !== undefined) applyReplicaSettings(dataDir, n, o.replica, o.treeHeadIntervalMs)
+  const addresses = readClusterAddresses(dataDir)
+  const children = new Map<number, ChildProcess>()
+  const latest = new Map<number, NodeStats>()
+  const onLog = o.onLog ?? ((_i, line) => process.stderr.write(line + '\n'))
+
+  function spawnReplica(i: number): Promise<void> {
+    const child = spawn(process.execPath, [cliPath, 'node', '--config', join(dataDir, `replica-${i}`, 'config.json')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.set(i, child)
+    const lines = (stream: NodeJS.ReadableStream, each: (line: string) => void): void => {
+      let buf = ''
+      stream.setEncoding('utf8')
+      stream.on('data', (d: string) => {
+        buf += d
+        let k
+        while ((k = buf.indexOf('\n')) >= 0) { each(buf.slice(0, k)); buf = buf.slice(k + 1) }
+      })
+    }
+    lines(child.stderr!, (l) => onLog(i, l))
+    return new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`replica ${i} not ready in time`)), o.readyTimeoutMs ?? 30_000)
+      lines(child.stdout!, (l) => {
+        if (l.startsWith('{"stats"')) {
+          try { latest.set(i, (JSON.parse(l) as { stats: NodeStats }).stats) } catch { /* partial line */ }
+        } else if (l.includes('"ready":true')) { clearTimeout(timer); res() }
+        else onLog(i, l)
+      })
+      child.once('exit', (code, sig) => { clearTimeout(timer); rej(new Error(`replica ${i} exited (${code ?? sig}) before it was ready`)) })
+    })
+  }
+
+  async function kill(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const c = children.get(i)
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
+    const exited = new Promise<void>((r) => c.once('exit', () => r()))
+    c.kill(signal)
+    await exited
+    children.delete(i)
+  }
+
+  try {
+    await Promise.all(addresses.map((a) => spawnReplica(a.index)))
+  } catch (e) {
+    await Promise.all([...children.keys()].map((i) => kill(i, 'SIGKILL')))
+    throw e
+  }
+  return {
+    dataDir, genesis, addresses, serviceKey: readServiceKey(dataDir),
+    client: (co) => clusterClient(dataDir, genesis, co),
+    kill,
+    start: spawnReplica,
+    pid: (i) => children.get(i)?.pid,
+    stats: (i) => latest.get(i),
+    stop: async () => { await Promise.all([...children.keys()].map((i) => kill(i, 'SIGTERM'))) },
+  }
+}

@@ -1,0 +1,79 @@
+// The production application: the domain executor (domain/execute.ts) and the ledger's
+// block builder (domain/ledger/block.ts). A batch runs command by command on the committed
+// state; rejected commands are left out of the block and leave no trace.
+import type { CryptoFacade } from '../domain/crypto/types.ts'
+import { decode, type Value } from '../domain/ledger/codec.ts'
+import { GENESIS_TIP, blockHash, buildBlock, decodeBlock, encodeBlock, type ChainTip } from '../domain/ledger/block.ts'
+import type { Block, EventEnvelope } from '../domain/ledger/envelope.ts'
+import { applyBlock, executeCommand, genesisState, type LedgerState } from '../domain/execute.ts'
+import type { Genesis } from '../domain/genesis.ts'
+import type { App, BlockMeta, CommandResult, Execution } from './app.ts'
+import type { Tip } from './replica.ts'
+
+export type LedgerAppState = { readonly ledger: LedgerState; readonly chain: ChainTip }
+
+/** The command id inside signed command bytes, without the full schema check (ingest did it; execute redoes it). */
+export function signedCommandId(bytes: Uint8Array): string | null {
+  try {
+    const v = decode(bytes) as { command?: { [k: string]: Value } }
+    const id = v?.command?.id
+    return typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : null
+  } catch {
+    return null
+  }
+}
+
+export function ledgerApp(crypto: CryptoFacade): App<LedgerAppState> {
+  const hash = crypto.sha3_256
+  return {
+    commandId: signedCommandId,
+    blockHash: (header) => blockHash(header, hash),
+    encodeBlock,
+    decodeBlock,
+    execute(state, batch, meta: BlockMeta): Execution<LedgerAppState> {
+      let ledger = state.ledger
+      let position = state.chain.frontier.size
+      const accepted: Uint8Array[] = []
+      const events: EventEnvelope[] = []
+      const results: { commandId: string; result: CommandResult }[] = []
+      for (const bytes of batch) {
+        const id = signedCommandId(bytes) ?? ''
+        const r = executeCommand(ledger, bytes, { height: meta.height, time: meta.time, position }, crypto)
+        if (r.kind === 'rejected') {
+          results.push({ commandId: id, result: { kind: 'rejected', code: r.code, reason: r.reason } })
+          continue
+        }
+        ledger = r.state
+        position += r.events.length
+        accepted.push(bytes)
+        events.push(...r.events)
+        results.push({ commandId: id, result: { kind: 'committed', height: meta.height, events: r.events } })
+      }
+      const built = buildBlock({ view: meta.headerView, time: meta.time, proposer: meta.proposer, commands: accepted, events }, state.chain, hash)
+      return { state: { ledger, chain: built.tip }, block: built.block, blockHash: built.tip.blockHash, results }
+    },
+  }
+}
+
+export function ledgerGenesisState(genesis: Genesis): LedgerAppState {
+  return { ledger: genesisState(genesis), chain: GENESIS_TIP }
+}
+
+/** Rebuilds the state from the blocks already in the local store (trusted: they were verified before they were written). */
+export function recoverLedger(
+  genesis: Genesis,
+  store: { readonly height: number; readBlock(h: number): Block; readonly tip: ChainTip },
+  crypto: CryptoFacade,
+): { state: LedgerAppState; tip: Tip } {
+  let ledger = genesisState(genesis)
+  let last: Block | null = null
+  for (let h = 0; h <= store.height; h++) {
+    last = store.readBlock(h)
+    ledger = applyBlock(ledger, last, crypto)
+  }
+  const chain = store.tip
+  const tip: Tip = last === null
+    ? { height: -1, hash: GENESIS_TIP.blockHash, time: genesis.createdAt, headerView: 0, certificate: [] }
+    : { height: last.header.height, hash: chain.blockHash, time: last.header.time, headerView: last.header.view, certificate: last.certificate }
+  return { state: { ledger, chain }, tip }
+}

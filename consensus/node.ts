@@ -1,0 +1,309 @@
+// The replica shell: it owns the sockets, the timers and the disk, and drives the pure
+// replica (replica.ts) with what happens. Everything the replica decides comes back as
+// effects, performed here in order.
+import type { Block, SignedTreeHead } from '../domain/ledger/envelope.ts'
+import { decode, encode, type Value } from '../domain/ledger/codec.ts'
+import type { CryptoFacade } from '../domain/crypto/types.ts'
+import { decodeTreeHead, encodeTreeHead } from '../domain/ledger/treeHead.ts'
+import type { App, CommandResult, ProtocolKeys } from './app.ts'
+import { defaultReplicaConfig, type ReplicaConfig } from './config.ts'
+import { frameBytesMax } from './messages.ts'
+import { dial, listen, type Channel, type ChannelKeys, type Listener, type PeerIdentity } from './net/channel.ts'
+import { FrameTag } from './net/frame.ts'
+import type { PeerDirectory } from './net/peers.ts'
+import { initialReplica, step, type Effect, type Input, type ReplicaState, type Tip } from './replica.ts'
+import { TreeHeadSigner } from './treeHeads.ts'
+
+/** What the shell needs from the ledger store (consensus/store LedgerStore satisfies it). */
+export type BlockStore = {
+  /** Height of the last durable block; -1 when empty. */
+  readonly height: number
+  append(block: Block): Promise<void>
+  readBlockBytes(height: number): Uint8Array
+  appendTreeHead(sth: SignedTreeHead): Promise<void>
+  close(): Promise<void>
+}
+
+/** Keys from genesis, resolved for the shell. */
+export type Directory = {
+  readonly n: number
+  operationalKey(replica: number): Uint8Array // ML-DSA-65
+  identityKey(replica: number): Uint8Array // SLH-DSA-SHAKE-256f
+  keyIdOf(replica: number): string
+  /** ML-DSA-65 key of a client (a service key in genesis), or null. */
+  clientKey(keyId: string): Uint8Array | null
+}
+
+export type NodeOptions<S> = {
+  readonly index: number
+  readonly host: string
+  readonly port: number
+  readonly peers: PeerDirectory
+  readonly replica?: Partial<ReplicaConfig>
+  readonly treeHeadIntervalMs?: number
+  readonly tickMs?: number
+  readonly app: App<S>
+  /** State and tip after the blocks already in the store (the shell recovers them). */
+  readonly recover: () => { state: S; tip: Tip }
+  readonly store: BlockStore
+  readonly crypto: CryptoFacade
+  readonly directory: Directory
+  readonly protocolKeys: ProtocolKeys
+  readonly operationalSecretKey: Uint8Array
+  readonly identitySecretKey: Uint8Array
+  readonly log?: (level: 'info' | 'warn', message: string) => void
+}
+
+export type NodeStats = {
+  height: number
+  view: number
+  mode: string
+  dropped: number
+  badSignatures: number
+  rejectedConnections: number
+  garbageFrames: number
+  viewChanges: number
+  fetchedBlocks: number
+  treeHeads: number
+}
+
+export type ReplicaNode = {
+  readonly port: number
+  stats(): NodeStats
+  /** Replicas we hold an authenticated outbound channel to. */
+  connectedPeers(): number
+  /** Latest signed tree head held from each replica (own included). */
+  treeHeads(): ReadonlyMap<number, SignedTreeHead>
+  close(): Promise<void>
+}
+
+/** Log lines about bad input are rate-limited: at most one per key per interval, with a count. */
+function rateLimitedLog(log: (level: 'info' | 'warn', m: string) => void, intervalMs = 1000): (key: string, m: string) => void {
+  const last = new Map<string, { at: number; suppressed: number }>()
+  return (key, m) => {
+    const now = Date.now()
+    const e = last.get(key)
+    if (e !== undefined && now - e.at < intervalMs) { e.suppressed++; return }
+    const extra = e !== undefined && e.suppressed > 0 ? ` (+${e.suppressed} similar suppressed)` : ''
+    last.set(key, { at: now, suppressed: 0 })
+    if (last.size > 1000) last.delete(last.keys().next().value!)
+    log('warn', m + extra)
+  }
+}
+
+export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNode> {
+  const log = o.log ?? ((level, m) => process.stderr.write(`[replica ${o.index}] ${level}: ${m}\n`))
+  const warn = rateLimitedLog(log)
+  const config: ReplicaConfig = { ...defaultReplicaConfig(o.directory.n), ...o.replica }
+  const { state: appState, tip } = o.recover()
+  let state: ReplicaState<S> = initialReplica(o.index, config, appState, tip)
+  const env = { app: o.app, keys: o.protocolKeys }
+  const counters = { rejectedConnections: 0, garbageFrames: 0 }
+  const outbound = new Map<number, Channel>() // replica → the channel we dialed
+  const clients = new Map<string, Set<Channel>>() // commandId → clients waiting for its result
+  const clientsMax = 200_000
+  let closed = false
+  let persistChain: Promise<void> = Promise.resolve()
+  let lastTreeSize = -1
+  let treeSize = 0
+  let treeRoot: Uint8Array = new Uint8Array(32)
+  let lastBlockTime = tip.time
+  const heads = new Map<number, SignedTreeHead>()
+
+  const channelKeys: ChannelKeys = {
+    self: { role: 'replica', index: o.index },
+    secretKey: o.operationalSecretKey,
+    crypto: o.crypto,
+    publicKeyOf: (p: PeerIdentity) => {
+      if (p.role === 'replica') return p.index < o.directory.n && p.index !== o.index ? o.directory.operationalKey(p.index) : null
+      return o.directory.clientKey(p.keyId)
+    },
+  }
+
+  function drive(input: Input): void {
+    if (closed) return
+    let out: { state: ReplicaState<S>; effects: Effect[] }
+    out = step(state, input, Date.now(), env)
+    state = out.state
+    for (const e of out.effects) perform(e)
+  }
+
+  function perform(e: Effect): void {
+    switch (e.kind) {
+      case 'send': outbound.get(e.to)?.send(FrameTag.pbft, e.bytes); break
+      case 'broadcast': for (const ch of outbound.values()) ch.send(FrameTag.pbft, e.bytes); break
+      case 'persist': {
+        const block = e.block
+        treeSize = block.header.treeSize
+        treeRoot = block.header.treeRoot
+        lastBlockTime = block.header.time
+        persistChain = persistChain.then(() => o.store.append(block)).then(
+          () => drive({ kind: 'persisted', height: block.header.height }),
+          (err: Error) => { log('warn', `store append failed at ${block.header.height}: ${err.message}`); process.exitCode = 1 },
+        )
+        break
+      }
+      case 'readBlocks': {
+        const blocks: Uint8Array[] = []
+        let bytes = 0
+        for (let h = e.from; h < e.from + e.count && h <= o.store.height && bytes < frameBytesMax / 2; h++) {
+          const b = o.store.readBlockBytes(h)
+          bytes += b.length
+          blocks.push(b)
+        }
+        queueMicrotask(() => drive({ kind: 'blocksRead', to: e.to, blocks }))
+        break
+      }
+      case 'reply': reply(e.commandId, e.result, e.view); break
+      case 'log': if (e.level === 'warn') warn(e.message.slice(0, 40), e.message); else log('info', e.message); break
+    }
+  }
+
+  function reply(commandId: string, result: CommandResult, view: number): void {
+    const waiting = clients.get(commandId)
+    if (waiting === undefined) return
+    clients.delete(commandId)
+    const bytes = encodeReply(commandId, result, view, o.index)
+    for (const ch of waiting) ch.send(FrameTag.reply, bytes)
+  }
+
+  function onClientRequest(ch: Channel, command: Uint8Array): void {
+    const id = o.app.commandId(command)
+    if (id === null) {
+      counters.garbageFrames++
+      return warn(`client-garbage`, `client ${ch.peer.role === 'client' ? ch.peer.keyId : '?'}: request is not a command`)
+    }
+    const set = clients.get(id) ?? new Set<Channel>()
+    set.add(ch)
+    clients.set(id, set)
+    if (clients.size > clientsMax) clients.delete(clients.keys().next().value!)
+    drive({ kind: 'request', command })
+  }
+
+  // ---- tree heads -----------------------------------------------------------------------
+  const signer = new TreeHeadSigner(o.identitySecretKey)
+  const treeHeadInterval = o.treeHeadIntervalMs ?? 1000
+  async function signTreeHead(): Promise<void> {
+    if (treeSize === 0 || treeSize === lastTreeSize || state.persistedHeight < state.tip.height) return
+    const th = { treeSize, treeRoot, time: lastBlockTime }
+    lastTreeSize = treeSize
+    const signature = await signer.sign(th)
+    const sth: SignedTreeHead = { ...th, replica: o.index, signature }
+    await o.store.appendTreeHead(sth)
+    heads.set(o.index, sth)
+    const bytes = encodeTreeHead(sth)
+    for (const ch of outbound.values()) ch.send(FrameTag.treeHead, bytes)
+  }
+  async function onTreeHead(from: number, payload: Uint8Array): Promise<void> {
+    let sth: SignedTreeHead
+    try {
+      sth = decodeTreeHead(payload)
+    } catch {
+      counters.garbageFrames++
+      return warn(`sth-${from}`, `replica ${from}: malformed tree head`)
+    }
+    if (sth.replica !== from) return warn(`sth-${from}`, `replica ${from}: tree head claims replica ${sth.replica}`)
+    const prev = heads.get(from)
+    if (prev !== undefined && prev.treeSize >= sth.treeSize) return
+    if (!(await signer.verify(o.directory.identityKey(from), sth))) {
+      counters.garbageFrames++
+      return warn(`sth-${from}`, `replica ${from}: tree head signature does not verify`)
+    }
+    heads.set(from, sth)
+    await o.store.appendTreeHead(sth)
+  }
+  let signing = false
+  const treeTimer = setInterval(() => {
+    if (signing) return
+    signing = true
+    signTreeHead().catch((e: Error) => log('warn', `tree head: ${e.message}`)).finally(() => { signing = false })
+  }, treeHeadInterval)
+
+  // ---- network --------------------------------------------------------------------------
+  function attachInbound(ch: Channel): void {
+    const peer = ch.peer
+    ch.onFrame((tag, payload) => {
+      if (peer.role === 'replica') {
+        if (tag === FrameTag.pbft) return drive({ kind: 'message', from: peer.index, bytes: payload })
+        if (tag === FrameTag.treeHead) return void onTreeHead(peer.index, payload)
+      } else if (tag === FrameTag.request) return onClientRequest(ch, payload)
+      counters.garbageFrames++
+      warn(`frame-${JSON.stringify(peer)}`, `${peer.role} ${peer.role === 'replica' ? peer.index : peer.keyId}: unexpected frame tag ${tag}`)
+    })
+  }
+
+  const listener: Listener = await listen({
+    host: o.host, port: o.port, keys: channelKeys, frameBytesMax,
+    onChannel: attachInbound,
+    onRejected: (reason, remote) => {
+      counters.rejectedConnections++
+      warn(`reject-${reason.slice(0, 20)}`, `refused connection from ${remote}: ${reason}`)
+    },
+  })
+
+  const dialing = new Set<number>()
+  async function connect(peer: number): Promise<void> {
+    if (closed || outbound.has(peer) || dialing.has(peer)) return
+    const addr = o.peers.lookup(peer)
+    if (addr === null) return
+    dialing.add(peer)
+    try {
+      const ch = await dial({ host: addr.host, port: addr.port, keys: channelKeys, expect: { role: 'replica', index: peer }, frameBytesMax })
+      if (closed) return ch.close()
+      outbound.set(peer, ch)
+      ch.onClose(() => { if (outbound.get(peer) === ch) outbound.delete(peer) })
+      ch.onFrame(() => {}) // the peer answers on its own outbound channel, never on ours
+      log('info', `connected to replica ${peer} (${ch.group})`)
+    } catch (e) {
+      warn(`dial-${peer}`, `replica ${peer} unreachable: ${(e as Error).message}`)
+    } finally {
+      dialing.delete(peer)
+    }
+  }
+  const connectAll = (): void => { for (let i = 0; i < o.directory.n; i++) if (i !== o.index) void connect(i) }
+  connectAll()
+  const dialTimer = setInterval(connectAll, 500)
+  const tickTimer = setInterval(() => drive({ kind: 'tick' }), o.tickMs ?? 25)
+
+  return {
+    port: listener.port,
+    stats: () => ({
+      height: state.tip.height, view: state.view, mode: state.mode, dropped: state.counters.dropped, badSignatures: state.counters.badSignature,
+      rejectedConnections: counters.rejectedConnections, garbageFrames: counters.garbageFrames, viewChanges: state.counters.viewChanges,
+      fetchedBlocks: state.counters.fetchedBlocks, treeHeads: heads.size,
+    }),
+    treeHeads: () => heads,
+    connectedPeers: () => outbound.size,
+    async close() {
+      closed = true
+      clearInterval(dialTimer)
+      clearInterval(tickTimer)
+      clearInterval(treeTimer)
+      for (const ch of outbound.values()) ch.close()
+      await listener.close()
+      await persistChain
+      await signer.close()
+      await o.store.close()
+    },
+  }
+}
+
+// ---- reply and tree-head frames --------------------------------------------------------
+
+export type Reply = { readonly commandId: string; readonly replica: number; readonly view: number; readonly result: Uint8Array }
+
+export function resultToValue(r: CommandResult): Value {
+  return r.kind === 'committed'
+    ? { kind: r.kind, height: r.height, events: r.events.map((e) => ({ ...e }) as unknown as Value) }
+    : { kind: r.kind, code: r.code, reason: r.reason }
+}
+
+export function encodeReply(commandId: string, result: CommandResult, view: number, replica: number): Uint8Array {
+  return encode({ commandId, replica, view, result: encode(resultToValue(result)) })
+}
+
+export function decodeReply(bytes: Uint8Array): Reply {
+  const v = decode(bytes) as { commandId?: Value; replica?: Value; view?: Value; result?: Value }
+  if (typeof v.commandId !== 'string' || typeof v.replica !== 'number' || typeof v.view !== 'number' || !(v.result instanceof Uint8Array)) throw new Error('malformed reply')
+  return { commandId: v.commandId, replica: v.replica, view: v.view, result: v.result }
+}

@@ -1,0 +1,42 @@
+// Signed tree heads, off the event loop: SLH-DSA-SHAKE-256f costs ~160 ms per signature
+// natively, so signing (and verifying peers' heads) runs in a worker thread while the
+// replica keeps ordering blocks.
+import { Worker } from 'node:worker_threads'
+import type { SignedTreeHead } from '../domain/ledger/envelope.ts'
+import type { TreeHead } from '../domain/ledger/treeHead.ts'
+
+type Pending = { resolve(v: unknown): void; reject(e: Error): void }
+
+export class TreeHeadSigner {
+  private readonly worker: Worker
+  private readonly pending = new Map<number, Pending>()
+  private next = 0
+  constructor(identitySecretKey: Uint8Array) {
+    this.worker = new Worker(new URL('./treeHeadWorker.ts', import.meta.url), { workerData: { secretKey: identitySecretKey } })
+    this.worker.unref()
+    this.worker.on('message', (m: { id: number; ok: boolean; value?: unknown; error?: string }) => {
+      const p = this.pending.get(m.id)
+      if (p === undefined) return
+      this.pending.delete(m.id)
+      if (m.ok) p.resolve(m.value)
+      else p.reject(new Error(m.error))
+    })
+    this.worker.on('error', (e) => { for (const p of this.pending.values()) p.reject(e); this.pending.clear() })
+  }
+  private call(op: 'sign' | 'verify', args: object): Promise<unknown> {
+    const id = this.next++
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.worker.postMessage({ id, op, ...args })
+    })
+  }
+  async sign(th: TreeHead): Promise<Uint8Array> {
+    return new Uint8Array((await this.call('sign', { th })) as Uint8Array)
+  }
+  async verify(identityPublicKey: Uint8Array, sth: SignedTreeHead): Promise<boolean> {
+    return (await this.call('verify', { publicKey: identityPublicKey, sth })) as boolean
+  }
+  async close(): Promise<void> {
+    await this.worker.terminate()
+  }
+}
