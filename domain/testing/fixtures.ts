@@ -130,6 +130,13 @@ export function byService<T extends CommandType>(type: T, payload: CommandByType
   return sign({ type, author: SERVICE_KEY_ID, signer: 'service', keyId: SERVICE_KEY_ID, payload }, serviceKey().secretKey, o)
 }
 
+/** Signed by a genesis replica's identity key (SLH-DSA): author = keyId = 'replica:<index>'. */
+export function byReplica<T extends CommandType>(index: number, type: T, payload: CommandByType<T>['payload'], o: CommandOptions & { readonly identity?: KeyPair } = {}): Uint8Array {
+  const author = `replica:${index}`
+  const identity = o.identity ?? testGenesis().replicas[index]!.identity
+  return sign({ type, author, signer: 'identity', keyId: author, payload }, identity.secretKey, o)
+}
+
 function sign(
   c: { type: CommandType; author: string; signer: SignerKind; keyId: string; payload: unknown },
   secretKey: Uint8Array,

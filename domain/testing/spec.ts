@@ -45,8 +45,13 @@ export class Scenario {
   when(command: Uint8Array, o: { readonly time?: number } = {}): Outcome {
     let time = o.time
     if (time === undefined) {
-      const v = decode(command) as { command?: { time?: unknown } }
-      time = typeof v.command?.time === 'number' ? v.command.time : T0
+      let v: { command?: { time?: unknown } } = {}
+      try {
+        v = decode(command) as typeof v
+      } catch {
+        // not decodable: the executor will say so
+      }
+      time = typeof v.command?.time === 'number' ? v.command.time : Math.max(T0, this.state.time)
     }
     const result = executeCommand(this.state, command, { height: this.state.height + 1, time, position: this.state.nextPosition }, crypto)
     return new Outcome(this.state, result)
