@@ -15,7 +15,7 @@ import { seededRng } from '../../domain/ledger/testing/prng.ts'
 import { LedgerStore } from './ledgerStore.ts'
 import { CRASH_STORE_OPTIONS } from './testing/crashChild.ts'
 
-const KILLS = 60
+const KILLS = 50
 const sha3 = (d: Uint8Array): Uint8Array => new Uint8Array(createHash('sha3-256').update(d).digest())
 const CHILD = new URL('./testing/crashChild.ts', import.meta.url).pathname
 
@@ -72,7 +72,7 @@ t.test(`${KILLS} SIGKILLs during appends lose no acknowledged block`, async (t) 
   let early = 0
   for (let i = 0; i < KILLS; i++) {
     const killEarly = rng.int(8) === 0 // sometimes during start-up and recovery
-    const run = await runAndKill(dir, 1000 + i, killEarly ? rng.int(250) : 20 + rng.int(300), killEarly)
+    const run = await runAndKill(dir, 1000 + i, killEarly ? rng.int(250) : 10 + rng.int(200), killEarly)
     if (run.killedBeforeReady) early++
     ackedMax = Math.max(ackedMax, run.acked)
     const store = await LedgerStore.open(dir, { hash: sha3, ...CRASH_STORE_OPTIONS })

@@ -4,7 +4,6 @@
 // the parent reads was acknowledged before the child could be killed.
 //   node crashChild.ts <dir> <seed>
 import { createHash } from 'node:crypto'
-import { eventHash } from '../../../domain/ledger/event.ts'
 import { ChainBuilder } from '../../../domain/ledger/testing/chain.ts'
 import { seededRng } from '../../../domain/ledger/testing/prng.ts'
 import { LedgerStore } from '../ledgerStore.ts'
@@ -15,11 +14,8 @@ const sha3 = (d: Uint8Array): Uint8Array => new Uint8Array(createHash('sha3-256'
 async function main(dir: string, seed: number): Promise<void> {
   const store = await LedgerStore.open(dir, { hash: sha3, ...CRASH_STORE_OPTIONS })
   const rng = seededRng(seed)
-  const builder = new ChainBuilder(sha3, rng, { streams: 20, largePayloadEvery: 150 })
+  const builder = new ChainBuilder(sha3, rng, { streams: 20, largePayloadEvery: 300, baseHeads: { get: (s) => store.streamHead(s) } })
   builder.tip = store.tip
-  for (let p = 0; p < store.eventCount; p += 1000) {
-    for (const e of store.readEvents(p, 1000)) builder.heads.set(e.stream, { streamVersion: e.streamVersion, hash: eventHash(e, sha3) })
-  }
   process.stdout.write(`ready ${store.height}\n`)
   for (;;) {
     const burst = 1 + rng.int(4)

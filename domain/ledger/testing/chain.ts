@@ -4,7 +4,7 @@
 import { encode } from '../codec.ts'
 import { buildBlock, GENESIS_TIP, type ChainTip } from '../block.ts'
 import type { Block, EventDraft, EventEnvelope } from '../envelope.ts'
-import { sealEvents, type StreamHead } from '../event.ts'
+import { sealEvents, type StreamHead, type StreamHeads } from '../event.ts'
 import type { HashFn } from '../merkle.ts'
 import type { Rng } from './prng.ts'
 
@@ -12,6 +12,8 @@ export type ChainOptions = {
   readonly streams?: number // distinct thread streams
   readonly largePayloadEvery?: number // one event in N carries a 64 KiB ciphertext (0 = never)
   readonly eventsPerCommandMax?: number
+  /** Heads of streams not yet touched by this builder (e.g. a store's streamHead), when resuming a chain. */
+  readonly baseHeads?: StreamHeads
 }
 
 export class ChainBuilder {
@@ -22,6 +24,7 @@ export class ChainBuilder {
   private readonly streams: number
   private readonly largeEvery: number
   private readonly perCommandMax: number
+  private readonly lookup: StreamHeads
   private time = 1_790_000_000_000
 
   constructor(hash: HashFn, rng: Rng, options: ChainOptions = {}) {
@@ -30,6 +33,8 @@ export class ChainBuilder {
     this.streams = options.streams ?? 50
     this.largeEvery = options.largePayloadEvery ?? 200
     this.perCommandMax = options.eventsPerCommandMax ?? 3
+    const base = options.baseHeads
+    this.lookup = { get: (stream) => this.heads.get(stream) ?? base?.get(stream) }
   }
 
   /** The next block with `events` events (about two per command). */
@@ -44,7 +49,7 @@ export class ChainBuilder {
       const author = `u${this.rng.int(1000)}`
       const drafts = Array.from({ length: n }, () => this.draft(author))
       commands.push(this.command(commandId, author))
-      const out = sealEvents(this.heads, drafts, { position, blockHeight: this.tip.height + 1, time: this.time, commandId, author }, this.hash)
+      const out = sealEvents(this.lookup, drafts, { position, blockHeight: this.tip.height + 1, time: this.time, commandId, author }, this.hash)
       for (const [k, v] of out.heads) this.heads.set(k, v)
       sealed.push(...out.events)
       position += n
