@@ -107,30 +107,35 @@ export function verifyCommandSignature(signed: SignedCommand | SignedDomainComma
  * It does not verify the signature: that needs the ledger state (which key is current).
  */
 export function parseSignedCommand(input: Uint8Array | unknown): SignedDomainCommand {
-  let value: unknown = input
   if (input instanceof Uint8Array) {
     if (input.length > limits.commandBytesMax) {
       throw new ZixtError(Rejection.tooLarge, `command: ${input.length} bytes exceeds ${limits.commandBytesMax}`, { field: 'command' })
     }
+    let value: Value
     try {
       value = decode(input)
     } catch (e) {
       if (e instanceof CodecError) throw new ZixtError(Rejection.nonCanonical, `command: ${e.message}`, { field: 'command' })
       throw e
     }
-  } else {
-    // a JSON body must fit the same budget once encoded
-    let size: number
-    try {
-      size = commandBytes(input as SignedCommand).length
-    } catch (e) {
-      if (e instanceof CodecError) throw new ZixtError(ErrorCode.schema, `command: ${e.message}`, { field: 'command' })
-      throw e
-    }
-    if (size > limits.commandBytesMax) {
-      throw new ZixtError(Rejection.tooLarge, `command: ${size} bytes exceeds ${limits.commandBytesMax}`, { field: 'command' })
-    }
+    return checkCatalog(value)
   }
+  // a JSON body (e.g. HTTP): the schemas first, then the same byte budget once encoded
+  const signed = checkCatalog(input)
+  let size: number
+  try {
+    size = commandBytes(signed).length
+  } catch (e) {
+    if (e instanceof CodecError) throw new ZixtError(ErrorCode.schema, `command: ${e.message}`, { field: 'command' })
+    throw e
+  }
+  if (size > limits.commandBytesMax) {
+    throw new ZixtError(Rejection.tooLarge, `command: ${size} bytes exceeds ${limits.commandBytesMax}`, { field: 'command' })
+  }
+  return signed
+}
+
+function checkCatalog(value: unknown): SignedDomainCommand {
   validate(signedCommandShapeSchema, value)
   const { command } = value as { command: { type: CommandType; signer: SignerKind; payload: unknown } }
   const spec = commandSpecs[command.type]
