@@ -33,13 +33,32 @@ const TWO_32 = 0x1_0000_0000
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
+// encode() writes into one reused scratch buffer and copies the result out:
+// allocating (and zero-filling) a growing buffer per call dominated the cost of
+// encoding large blocks. A nested encode (e.g. from a getter) gets its own buffer.
+let scratch: Uint8Array | null = new Uint8Array(64 * 1024)
+const SCRATCH_KEEP_BYTES = 16 * 1024 * 1024
+
 class Writer {
-  private buf = new Uint8Array(256)
+  private buf: Uint8Array
+  private readonly ownsScratch: boolean
   length = 0
   items = 0
   readonly itemsMax: number
   constructor(itemsMax: number) {
     this.itemsMax = itemsMax
+    this.ownsScratch = scratch !== null
+    this.buf = scratch ?? new Uint8Array(256)
+    scratch = null
+  }
+  /** Copies the encoding out and returns the scratch buffer for the next call. */
+  finish(): Uint8Array {
+    const out = this.buf.slice(0, this.length)
+    this.release()
+    return out
+  }
+  release(): void {
+    if (this.ownsScratch) scratch = this.buf.length <= SCRATCH_KEEP_BYTES ? this.buf : new Uint8Array(64 * 1024)
   }
   private ensure(extra: number): void {
     if (this.length + extra <= this.buf.length) return
@@ -79,8 +98,25 @@ class Writer {
     }
     this.length = p
   }
-  result(): Uint8Array {
-    return this.buf.slice(0, this.length)
+  /** Writes v as a text string if it is all ASCII (then UTF-8 = one byte per unit); false otherwise, nothing written. */
+  asciiText(v: string): boolean {
+    const n = v.length
+    if (n > 0xffff) return false // long strings take the general path (and its limit check)
+    this.ensure(n + 3)
+    const start = this.length
+    this.head(MT_TEXT, n)
+    const b = this.buf
+    let p = this.length
+    for (let i = 0; i < n; i++) {
+      const c = v.charCodeAt(i)
+      if (c >= 0x80) {
+        this.length = start
+        return false
+      }
+      b[p++] = c
+    }
+    this.length = p
+    return true
   }
 }
 
@@ -106,13 +142,18 @@ function encodeKey(key: string, path: string): Uint8Array {
   const cached = keyCache.get(key)
   if (cached !== undefined) return cached
   const w = new Writer(1)
-  encodeText(w, key, path)
-  const out = w.result()
+  let out: Uint8Array
+  try {
+    encodeText(w, key, path)
+  } finally {
+    out = w.finish()
+  }
   if (keyCache.size < KEY_CACHE_MAX) keyCache.set(key, out)
   return out
 }
 
 function encodeText(w: Writer, v: string, path: string): void {
+  if (w.asciiText(v)) return // the common case, written without an intermediate buffer
   if (!v.isWellFormed()) throw new CodecError(`${path}: string is not well-formed Unicode`, { path })
   const b = utf8.encode(v)
   if (b.length > limits.codecStringBytesMax) {
@@ -132,18 +173,22 @@ function isPlainObject(v: object): boolean {
 }
 
 function encodeMap(w: Writer, v: { readonly [key: string]: Value }, path: string, depth: number): void {
-  const entries: [Uint8Array, string][] = []
-  for (const key of Object.keys(v)) {
-    if (v[key] === undefined) continue // an absent optional field is not encoded
-    entries.push([encodeKey(key, `${path}.${key}`), key])
+  const keys = Object.keys(v).filter((k) => v[k] !== undefined) // an absent optional field is not encoded
+  if (keys.length > w.itemsMax) throw new CodecError(`${path}: ${keys.length} keys exceeds ${w.itemsMax}`, { path })
+  const encoded = keys.map((k) => encodeKey(k, `${path}.${k}`))
+  let order: number[] | null = null
+  for (let i = 1; i < keys.length; i++) {
+    if (compareBytes(encoded[i - 1]!, encoded[i]!) > 0) {
+      order = keys.map((_, j) => j).sort((a, b) => compareBytes(encoded[a]!, encoded[b]!))
+      break
+    }
   }
-  if (entries.length > w.itemsMax) throw new CodecError(`${path}: ${entries.length} keys exceeds ${w.itemsMax}`, { path })
-  entries.sort((a, b) => compareBytes(a[0], b[0]))
-  w.head(MT_MAP, entries.length)
-  for (const [kb, key] of entries) {
+  w.head(MT_MAP, keys.length)
+  for (let i = 0; i < keys.length; i++) {
+    const j = order === null ? i : order[i]!
     countItem(w, path)
-    w.bytes(kb)
-    encodeInto(w, v[key]!, `${path}.${key}`, depth + 1)
+    w.bytes(encoded[j]!)
+    encodeInto(w, v[keys[j]!]!, `${path}.${keys[j]}`, depth + 1)
   }
 }
 
@@ -177,8 +222,13 @@ function encodeInto(w: Writer, v: Value, path: string, depth: number): void {
 
 export function encode(value: Value, options: CodecOptions = {}): Uint8Array {
   const w = new Writer(options.itemsMax ?? limits.codecItemsMax)
-  encodeInto(w, value, '$', 0)
-  return w.result()
+  try {
+    encodeInto(w, value, '$', 0)
+  } catch (e) {
+    w.release()
+    throw e
+  }
+  return w.finish()
 }
 
 class Reader {

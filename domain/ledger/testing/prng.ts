@@ -33,7 +33,13 @@ export function seededRng(seed: number): Rng {
     pick: <T>(items: readonly T[]): T => items[int(items.length)]!,
     bytes: (n: number): Uint8Array => {
       const out = new Uint8Array(n)
-      for (let i = 0; i < n; i++) out[i] = u32() & 0xff
+      for (let i = 0; i < n; i += 4) {
+        const x = u32()
+        out[i] = x & 0xff
+        if (i + 1 < n) out[i + 1] = (x >>> 8) & 0xff
+        if (i + 2 < n) out[i + 2] = (x >>> 16) & 0xff
+        if (i + 3 < n) out[i + 3] = x >>> 24
+      }
       return out
     },
   }
