@@ -169,7 +169,12 @@ t.test('follow delivers every event in order and waits for new ones', async (t) 
   idle.abort()
   await waiting
   t.pass('an aborted wait returns')
+  const tail: EventEnvelope[] = []
+  const tailing = (async () => { for await (const e of store.follow(events.length - 1)) tail.push(e) })()
+  await new Promise((r) => setTimeout(r, 20))
   await store.close()
+  await tailing
+  t.same(tail, events.slice(-1), 'closing the store ends a waiting follower')
 })
 
 t.test('a torn tail is truncated, reported, and appending continues', async (t) => {
