@@ -1,6 +1,7 @@
 import t from 'tap'
+import { limits } from '../limits.ts'
 import { Rejection } from '../rejections.ts'
-import { active, byDevice, cipher, ev, groupId, registered, T0, threadCreated, threadId, user } from '../testing/fixtures.ts'
+import { active, b64From, byDevice, cipher, ev, groupId, registered, T0, threadCreated, threadId, user } from '../testing/fixtures.ts'
 import { given } from '../testing/spec.ts'
 
 const alice = user('alice')
@@ -105,4 +106,22 @@ t.test('MarkRead: only forward, only up to the ledger end', async (t) => {
   read.next.when(byDevice(bob, 'MarkRead', { threadId: T, position: end - 2 })).rejects(t, Rejection.noChange)
   scenario.when(byDevice(bob, 'MarkRead', { threadId: T, position: end })).rejects(t, Rejection.positionAhead)
   scenario.when(byDevice(dave, 'MarkRead', { threadId: T, position: 0 })).rejects(t, Rejection.notMember)
+})
+
+t.test('limits: members per thread, threads per user', async (t) => {
+  const extras = Array.from({ length: limits.threadMembersMax - 1 }, (_, i) => b64From(`extra-user:${i}`, 32))
+  const registrations = extras.map((userId, i) => ev(`user:${userId}`, 'UserRegistered', {
+    userId, username: `extra${i}`, identityPublicKey: b64From(`extra-key:${i}`, 64), encryptedEmail: b64From(`extra-mail:${i}`, 40),
+  }))
+  const full = ev(tStream, 'ThreadCreated', { threadId: T, groupId: groupId('project'), encryptedName: cipher('n'), creator: alice.userId, members: [alice.userId, ...extras] })
+  given(everyone, registrations, full).when(byDevice(alice, 'AddMember', { threadId: T, userId: dave.userId }))
+    .rejects(t, Rejection.limitExceeded, `${limits.threadMembersMax} members`)
+  const many = Array.from({ length: limits.threadsPerUserMax }, (_, i) => ev(`thread:${threadId(`busy${i}`)}`, 'ThreadCreated', {
+    threadId: threadId(`busy${i}`), groupId: groupId(`busy${i}`), encryptedName: cipher('n'), creator: dave.userId, members: [dave.userId],
+  }))
+  const busy = given(everyone, many)
+  busy.when(byDevice(alice, 'AddMember', { threadId: threadId('busy0'), userId: dave.userId })).rejects(t, Rejection.notMember)
+  busy.and(T0 + 1, project).when(byDevice(alice, 'AddMember', { threadId: T, userId: dave.userId })).rejects(t, Rejection.limitExceeded, 'threads already')
+  busy.when(byDevice(dave, 'CreateThread', { threadId: threadId('one more'), groupId: groupId('one more'), encryptedName: cipher('n'), members: [] }))
+    .rejects(t, Rejection.limitExceeded, 'command.author')
 })
