@@ -7,7 +7,7 @@ import type { CryptoFacade } from '../domain/crypto/types.ts'
 import { decodeTreeHead, encodeTreeHead } from '../domain/ledger/treeHead.ts'
 import type { App, CommandResult, ProtocolKeys } from './app.ts'
 import { defaultReplicaConfig, type ReplicaConfig } from './config.ts'
-import { frameBytesMax } from './messages.ts'
+import { decodeSigned, frameBytesMax } from './messages.ts'
 import { dial, listen, type Channel, type ChannelKeys, type Listener, type PeerIdentity } from './net/channel.ts'
 import { FrameTag } from './net/frame.ts'
 import type { PeerDirectory } from './net/peers.ts'
@@ -108,6 +108,12 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
   let treeSize = 0
   let treeRoot: Uint8Array = new Uint8Array(32)
   let lastBlockTime = tip.time
+  if (o.store.height >= 0) {
+    const last = o.app.decodeBlock(o.store.readBlockBytes(o.store.height)).header
+    treeSize = last.treeSize
+    treeRoot = last.treeRoot
+    lastTreeSize = treeSize // heads for it were signed before the restart, or will be after the next block
+  }
   const heads = new Map<number, SignedTreeHead>()
 
   const channelKeys: ChannelKeys = {
@@ -120,12 +126,20 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
     },
   }
 
+  const trace = process.env.ZIXT_TRACE === '1'
   function drive(input: Input): void {
     if (closed) return
-    let out: { state: ReplicaState<S>; effects: Effect[] }
-    out = step(state, input, Date.now(), env)
+    const t0 = trace ? performance.now() : 0
+    const out = step(state, input, Date.now(), env)
     state = out.state
+    if (trace) {
+      const kinds = out.effects.map((e) => e.kind === 'broadcast' || e.kind === 'send' ? `${e.kind}:${decodeSigned(e.bytes).body.type}` : e.kind).join(',')
+      log('info', `TRACE ${performance.now().toFixed(1)} ${input.kind}${input.kind === 'message' ? ':' + safeType(input.bytes) : ''} took ${(performance.now() - t0).toFixed(2)}ms → ${kinds}`)
+    }
     for (const e of out.effects) perform(e)
+  }
+  function safeType(b: Uint8Array): string {
+    try { return decodeSigned(b).body.type } catch { return '?' }
   }
 
   function perform(e: Effect): void {
@@ -155,7 +169,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
         break
       }
       case 'reply': reply(e.commandId, e.result, e.view); break
-      case 'log': if (e.level === 'warn') warn(e.message.slice(0, 40), e.message); else log('info', e.message); break
+      case 'log': if (e.level === 'warn') warn(e.message.split(':')[0]!.slice(0, 60), e.message); else log('info', e.message); break
     }
   }
 
@@ -182,7 +196,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
 
   // ---- tree heads -----------------------------------------------------------------------
   const signer = new TreeHeadSigner(o.identitySecretKey)
-  const treeHeadInterval = o.treeHeadIntervalMs ?? 1000
+  const treeHeadInterval = o.treeHeadIntervalMs ?? 2000
   async function signTreeHead(): Promise<void> {
     if (treeSize === 0 || treeSize === lastTreeSize || state.persistedHeight < state.tip.height) return
     const th = { treeSize, treeRoot, time: lastBlockTime }
@@ -210,10 +224,25 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
       return warn(`sth-${from}`, `replica ${from}: tree head signature does not verify`)
     }
     heads.set(from, sth)
-    await o.store.appendTreeHead(sth)
+    storeHead(sth)
+  }
+  // A peer's head may be ahead of our ledger (we lag, or it signed before our commit landed):
+  // the store only takes heads it can check, so the latest such head per peer waits here.
+  const deferred = new Map<number, SignedTreeHead>()
+  function storeHead(sth: SignedTreeHead): void {
+    if (sth.treeSize > treeSize || state.persistedHeight < state.tip.height) {
+      deferred.set(sth.replica, sth)
+      return
+    }
+    deferred.delete(sth.replica)
+    o.store.appendTreeHead(sth).catch((e: Error) => warn(`sth-store-${sth.replica}`, `replica ${sth.replica}: tree head not stored: ${e.message}`))
+  }
+  function flushDeferred(): void {
+    for (const sth of [...deferred.values()]) if (sth.treeSize <= treeSize && state.persistedHeight >= state.tip.height) storeHead(sth)
   }
   let signing = false
   const treeTimer = setInterval(() => {
+    flushDeferred()
     if (signing) return
     signing = true
     signTreeHead().catch((e: Error) => log('warn', `tree head: ${e.message}`)).finally(() => { signing = false })
@@ -225,7 +254,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
     ch.onFrame((tag, payload) => {
       if (peer.role === 'replica') {
         if (tag === FrameTag.pbft) return drive({ kind: 'message', from: peer.index, bytes: payload })
-        if (tag === FrameTag.treeHead) return void onTreeHead(peer.index, payload)
+        if (tag === FrameTag.treeHead) return void onTreeHead(peer.index, payload).catch((e: Error) => warn('sth-verify', `tree head: ${e.message}`))
       } else if (tag === FrameTag.request) return onClientRequest(ch, payload)
       counters.garbageFrames++
       warn(`frame-${JSON.stringify(peer)}`, `${peer.role} ${peer.role === 'replica' ? peer.index : peer.keyId}: unexpected frame tag ${tag}`)
