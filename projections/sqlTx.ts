@@ -1,0 +1,75 @@
+// The Tx a projection writes into: rows are buffered and sent as multi-row INSERTs, other
+// statements keep their order. Any statement closes the open row buffers, so a row added
+// after it is never sent before it (order is kept wherever it could matter).
+import type { Connection } from 'mysql2/promise'
+import type { Row, SqlValue, Tx } from './projection.ts'
+
+type InsertOp = { kind: 'insert'; table: string; columns: readonly string[]; onDuplicate: string; rows: SqlValue[][]; bytes: number }
+type ExecOp = { kind: 'exec'; sql: string; params: readonly SqlValue[] }
+type Op = InsertOp | ExecOp
+
+const STATEMENT_BYTES_MAX = 4 * 1024 * 1024 // well under max_allowed_packet (16 MiB on MariaDB 10.11)
+
+function valueBytes(v: SqlValue): number {
+  return typeof v === 'string' ? v.length + 3 : 21
+}
+
+export class SqlTx implements Tx {
+  readonly scratch = new Map<string, unknown>()
+  statements = 0 // sent so far, for benchmarks
+  private readonly conn: Connection
+  private readonly suffix: string
+  private ops: Op[] = []
+  private open = new Map<string, InsertOp>()
+
+  constructor(conn: Connection, suffix: string) {
+    this.conn = conn
+    this.suffix = suffix
+  }
+
+  t(table: string): string {
+    return '`' + table + this.suffix + '`'
+  }
+
+  insert(table: string, row: Row, onDuplicate = ''): void {
+    const columns = Object.keys(row)
+    const key = `${table}\n${columns.join(',')}\n${onDuplicate}`
+    let op = this.open.get(key)
+    if (op === undefined) {
+      op = { kind: 'insert', table, columns, onDuplicate, rows: [], bytes: 0 }
+      this.open.set(key, op)
+      this.ops.push(op)
+    }
+    const values = columns.map((c) => row[c] as SqlValue)
+    op.rows.push(values)
+    op.bytes += values.reduce((n: number, v) => n + valueBytes(v), 0)
+    if (op.bytes > STATEMENT_BYTES_MAX) this.open.delete(key) // the next row starts a new statement
+  }
+
+  exec(_table: string, sql: string, params: readonly SqlValue[]): void {
+    this.open.clear()
+    this.ops.push({ kind: 'exec', sql, params })
+  }
+
+  async query<T>(sql: string, params: readonly SqlValue[]): Promise<T[]> {
+    await this.flush()
+    this.statements++
+    const [rows] = await this.conn.query(sql, params as SqlValue[])
+    return rows as T[]
+  }
+
+  async flush(): Promise<void> {
+    const ops = this.ops
+    this.ops = []
+    this.open.clear()
+    for (const op of ops) {
+      this.statements++
+      if (op.kind === 'exec') {
+        await this.conn.query(op.sql, op.params as SqlValue[])
+        continue
+      }
+      const dup = op.onDuplicate === '' ? '' : ` ON DUPLICATE KEY UPDATE ${op.onDuplicate}`
+      await this.conn.query(`INSERT INTO ${this.t(op.table)} (${op.columns.map((c) => '`' + c + '`').join(', ')}) VALUES ?${dup}`, [op.rows])
+    }
+  }
+}
