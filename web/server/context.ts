@@ -1,0 +1,182 @@
+// Everything a route needs, built once by buildApp: dependencies, stores and the shared
+// steps (authenticate a request, submit a service command, send a verification mail).
+import type {} from '@fastify/cookie'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Pool } from 'mysql2/promise'
+import { createCommand, signCommand } from '../../domain/command.ts'
+import type { CommandByType, CommandType } from '../../domain/commands.ts'
+import type { CryptoFacade } from '../../domain/crypto/types.ts'
+import { toBase64url, toHex, utf8Encode } from '../../domain/encoding.ts'
+import { ZixtError } from '../../domain/errors.ts'
+import type { EventEnvelope } from '../../domain/ledger/envelope.ts'
+import type { Ingest } from '../../ingest/submit.ts'
+import type { RateRule } from '../../ingest/rateLimit.ts'
+import { hitRate } from '../../ingest/rateLimit.ts'
+import { webError, WebError } from './httpErrors.ts'
+import type { Mailer } from './mailer.ts'
+import type { ReadModel, RmDevice, RmUser } from './readModel.ts'
+import { defaultPasswordCost, emailHash, type ScryptCost } from './secrets.ts'
+import { SESSION_COOKIE, SessionStore, type SessionRef } from './sessions.ts'
+import { WebStore } from './store.ts'
+
+export type WebConfig = {
+  readonly origin: string // e.g. http://127.0.0.1:8080: the only Origin accepted for ws and state-changing requests
+  readonly publicUrl: string // base of links in mails
+  readonly tls: boolean
+  readonly passwordCost: ScryptCost
+  readonly rates: {
+    readonly login: RateRule
+    readonly register: RateRule
+    readonly resend: RateRule
+    readonly upload: RateRule
+  }
+  readonly loginBackoff: { readonly threshold: number; readonly maxS: number; readonly windowS: number }
+  readonly readWaitMs: number // how long a write waits for the projections to show it
+  readonly staticDir: string | null
+  readonly blobBytesMax: number
+}
+
+export type ServiceKey = { readonly keyId: string; readonly secretKey: Uint8Array }
+
+export type AppDeps = {
+  readonly crypto: CryptoFacade
+  readonly redis: Redis
+  readonly prefix: string
+  readonly db: Pool
+  readonly read: ReadModel
+  readonly ingest: Ingest
+  readonly service: ServiceKey
+  readonly mailer: Mailer
+  readonly blobsDir: string
+  readonly config?: Partial<WebConfig>
+  readonly now?: () => number
+  /** A second Redis connection for pub/sub (ws live delivery); duplicated from `redis` when absent. */
+  readonly subscriber?: Redis
+  readonly log?: (line: string) => void
+}
+
+export const defaultConfig: WebConfig = {
+  origin: 'http://127.0.0.1:8080',
+  publicUrl: 'http://127.0.0.1:8080',
+  tls: false,
+  passwordCost: defaultPasswordCost,
+  rates: {
+    login: { limit: 30, windowS: 60 },
+    register: { limit: 10, windowS: 3600 },
+    resend: { limit: 3, windowS: 3600 },
+    upload: { limit: 60, windowS: 60 },
+  },
+  loginBackoff: { threshold: 3, maxS: 300, windowS: 900 },
+  readWaitMs: 5000,
+  staticDir: null,
+  blobBytesMax: 15 * 1024 * 1024 + 64 * 1024,
+}
+
+export type Auth = { readonly session: SessionRef; readonly user: RmUser; readonly device: RmDevice }
+
+export type EventJson = Omit<EventEnvelope, 'prevHash'>
+export function eventJson(e: EventEnvelope): EventJson {
+  const { prevHash: _drop, ...rest } = e
+  return rest
+}
+
+export class Ctx {
+  readonly d: AppDeps
+  readonly config: WebConfig
+  readonly sessions: SessionStore
+  readonly store: WebStore
+  readonly crypto: CryptoFacade
+  readonly prefix: string
+  readonly authCache = new WeakMap<FastifyRequest, Auth | null>()
+  constructor(d: AppDeps) {
+    this.d = d
+    this.config = { ...defaultConfig, ...d.config, rates: { ...defaultConfig.rates, ...d.config?.rates } }
+    this.sessions = new SessionStore(d.redis, d.prefix, d.crypto)
+    this.store = new WebStore(d.db)
+    this.crypto = d.crypto
+    this.prefix = d.prefix
+  }
+  now(): number {
+    return this.d.now?.() ?? Date.now()
+  }
+  log(line: string): void {
+    ;(this.d.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(line)
+  }
+
+  /** The session of this request, re-checked against the read model (device active, user usable); null without one. */
+  async optionalAuth(req: FastifyRequest): Promise<Auth | null> {
+    if (this.authCache.has(req)) return this.authCache.get(req)!
+    const token = req.cookies[SESSION_COOKIE]
+    let auth: Auth | null = null
+    if (token !== undefined) {
+      const session = await this.sessions.get(token)
+      if (session !== null) {
+        const [user, device] = await Promise.all([this.d.read.userById(session.userId), this.d.read.device(session.deviceId)])
+        const usable = user !== null && device !== null && !user.deleted && !user.disabled && !device.revoked && !device.expired && device.userId === user.userId
+        if (usable) auth = { session, user, device }
+        else await this.sessions.delete(session.id)
+      }
+    }
+    this.authCache.set(req, auth)
+    return auth
+  }
+
+  async auth(req: FastifyRequest): Promise<Auth> {
+    const a = await this.optionalAuth(req)
+    if (a === null) throw webError(WebError.unauthenticated, 'no valid session: log in')
+    return a
+  }
+
+  async requireAdmin(req: FastifyRequest): Promise<Auth> {
+    const a = await this.auth(req)
+    if (!a.user.admin) throw webError('ZIXT_ERR_NOT_ADMIN', 'admin only')
+    return a
+  }
+
+  async rate(key: string, rule: RateRule): Promise<void> {
+    const r = await hitRate(this.d.redis, `${this.prefix}rl:${key}`, rule)
+    if (!r.ok) throw webError(WebError.rateLimited, `too many requests; retry in ${r.retryAfterS} s`, { retryAfterS: r.retryAfterS })
+  }
+
+  /** Waits (bounded) until the projections applied `position`, so the caller reads its own write. */
+  async waitForPosition(position: number): Promise<boolean> {
+    const deadline = Date.now() + this.config.readWaitMs
+    for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+      if ((await this.d.read.position()) >= position) return true
+      await new Promise((r) => setTimeout(r, 15))
+    }
+    return false
+  }
+
+  async committed(result: Awaited<ReturnType<Ingest['submit']>>): Promise<{ kind: 'committed'; height: number; events: EventJson[] }> {
+    if (result.kind === 'rejected') throw new ZixtError(result.code, result.reason)
+    const last = result.events.at(-1)
+    if (last !== undefined) await this.waitForPosition(last.position)
+    return { kind: 'committed', height: result.height, events: result.events.map(eventJson) }
+  }
+
+  /** A service-signed command (VerifyEmail, rotation job): the only commands the web signs. */
+  async submitService<T extends CommandType>(type: T, payload: CommandByType<T>['payload']) {
+    const { keyId, secretKey } = this.d.service
+    const command = createCommand({ type, author: keyId, signer: 'service', keyId, payload }, this.now(), this.crypto)
+    return this.committed(await this.d.ingest.submit(signCommand(command, secretKey, 'service', this.crypto)))
+  }
+
+  /** Stores a fresh single-use token and mails the link (or logs it). */
+  async sendVerification(userId: string, email: string, encryptedEmail: string): Promise<void> {
+    const token = toBase64url(this.crypto.randomBytes(32))
+    const key = `${this.prefix}verify:${toHex(this.crypto.sha256(utf8Encode(token)))}`
+    await this.d.redis.set(key, JSON.stringify({ userId, encryptedEmailHash: emailHash(encryptedEmail, this.crypto) }), 'EX', 24 * 3600)
+    const link = `${this.config.publicUrl}/api/email/verify?token=${token}`
+    await this.d.mailer.send({
+      to: email,
+      subject: 'Verify your Zixt e-mail address',
+      text: `Open this link to verify your e-mail address for Zixt:\n\n${link}\n\nThe link works once, for 24 hours.\n`,
+    })
+  }
+
+  setSessionCookie(reply: FastifyReply, token: string): void {
+    reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: this.config.tls, path: '/', maxAge: 12 * 3600 })
+  }
+}

@@ -1,0 +1,339 @@
+// Registration, e-mail verification, login (password + device signature over a single-use
+// challenge + optional TOTP/backup code), session, logout, TOTP and backup codes.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { fromBase64url, toBase64url, toHex, utf8Encode } from '../../../domain/encoding.ts'
+import { ZixtError } from '../../../domain/errors.ts'
+import { LOGIN_CONTEXT, loginChallengeBytes } from '../../../web/client/core/api/commands.ts'
+import type { Auth, Ctx } from '../context.ts'
+import { webError, WebError } from '../httpErrors.ts'
+import {
+  backupCodeHash, backupCommitment, base32Encode, checkPassword, decryptEmail, encryptEmail, makeVerifier, matchTotp,
+  newBackupCodes, passwordLengthMax, passwordLengthMin,
+} from '../secrets.ts'
+import { CSRF_COOKIE, SESSION_COOKIE } from '../sessions.ts'
+import { body, str } from './schemas.ts'
+
+const emailSchema = { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' }
+const usernameLoose = str(1, 64)
+const b64 = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[A-Za-z0-9_-]+$' })
+const commandSchema = { type: 'object' }
+
+export function sessionInfo(a: Auth) {
+  return {
+    userId: a.user.userId, deviceId: a.device.deviceId, username: a.user.username, admin: a.user.admin, emailVerified: a.user.emailVerified,
+    totpEnabled: a.user.totp, csrfToken: a.session.csrf, keyRotationDue: a.device.rotationDue, keyExpiresAt: a.device.issuedAt + 90 * 24 * 3600_000,
+  }
+}
+
+function checkPasswordShape(password: string): void {
+  const n = [...password].length
+  if (n < passwordLengthMin || n > passwordLengthMax) throw webError(WebError.passwordWeak, `password: ${passwordLengthMin} to ${passwordLengthMax} characters`, { field: 'password' })
+}
+
+type Pending = { email: string; dataKey: string; encryptedEmail: string }
+
+/** register/begin and admin create-begin: a fresh data key and the e-mail ciphertext, pending 30 min. */
+export async function beginRegistration(ctx: Ctx, email: string) {
+  const dataKey = ctx.crypto.randomBytes(32)
+  const encryptedEmail = encryptEmail(dataKey, email, ctx.crypto)
+  const registrationId = toBase64url(ctx.crypto.randomBytes(16))
+  const pending: Pending = { email, dataKey: toBase64url(dataKey), encryptedEmail }
+  await ctx.d.redis.set(`${ctx.prefix}reg:${registrationId}`, JSON.stringify(pending), 'EX', 1800)
+  return { registrationId, encryptedEmail }
+}
+
+/** Submits RegisterUser / AdminCreateUser carrying the pending ciphertext; stores verifier + data key only once committed. */
+export async function completeRegistration(
+  ctx: Ctx, input: { registrationId: string; password: string; command: unknown }, authorize: Parameters<Ctx['d']['ingest']['submit']>[1],
+) {
+  checkPasswordShape(input.password)
+  const raw = await ctx.d.redis.get(`${ctx.prefix}reg:${input.registrationId}`)
+  if (raw === null) throw webError(WebError.registrationExpired, 'registrationId: unknown or expired; start again', { field: 'registrationId' })
+  const pending = JSON.parse(raw) as Pending
+  const payload = (input.command as { command?: { payload?: { encryptedEmail?: unknown; userId?: unknown } } })?.command?.payload
+  if (payload?.encryptedEmail !== pending.encryptedEmail) {
+    throw webError(WebError.emailMismatch, 'command.payload.encryptedEmail: not the ciphertext this registration returned', { field: 'command.payload.encryptedEmail' })
+  }
+  const verifier = await makeVerifier(input.password, ctx.config.passwordCost, ctx.crypto)
+  const result = await ctx.committed(await ctx.d.ingest.submit(input.command, authorize))
+  const created = result.events.find((e) => e.type === 'UserRegistered' || e.type === 'UserCreated')!
+  const userId = created.payload['userId'] as string
+  await ctx.store.setDataKey(userId, fromBase64url(pending.dataKey), ctx.now())
+  await ctx.store.setVerifier(userId, verifier, ctx.now())
+  await ctx.d.redis.del(`${ctx.prefix}reg:${input.registrationId}`)
+  const device = result.events.find((e) => e.type === 'DeviceAdded')
+  try {
+    await ctx.sendVerification(userId, pending.email, pending.encryptedEmail)
+  } catch (e) {
+    ctx.log(`mail: verification for ${userId} not sent: ${(e as Error).message}`)
+  }
+  return { userId, deviceId: (device?.payload['deviceId'] as string | undefined) ?? null, height: result.height }
+}
+
+async function verifyToken(ctx: Ctx, token: string): Promise<{ userId: string }> {
+  if (typeof token !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(token)) throw webError(WebError.verifyTokenInvalid, 'token: unknown, used or expired')
+  const key = `${ctx.prefix}verify:${toHex(ctx.crypto.sha256(utf8Encode(token)))}`
+  const raw = await ctx.d.redis.getdel(key)
+  if (raw === null) throw webError(WebError.verifyTokenInvalid, 'token: unknown, used or expired')
+  const v = JSON.parse(raw) as { userId: string; encryptedEmailHash: string }
+  try {
+    await ctx.submitService('VerifyEmail', { userId: v.userId, encryptedEmailHash: v.encryptedEmailHash })
+  } catch (e) {
+    if (e instanceof ZixtError && e.code === 'ZIXT_ERR_NO_CHANGE') return { userId: v.userId } // already verified
+    throw e
+  }
+  return { userId: v.userId }
+}
+
+// --- brute-force backoff ----------------------------------------------------------------
+type Fails = { n: number; last: number }
+
+async function readFails(ctx: Ctx, key: string): Promise<Fails> {
+  const raw = await ctx.d.redis.get(key)
+  return raw === null ? { n: 0, last: 0 } : (JSON.parse(raw) as Fails)
+}
+
+async function checkBackoff(ctx: Ctx, keys: string[]): Promise<void> {
+  const { threshold, maxS } = ctx.config.loginBackoff
+  for (const key of keys) {
+    const f = await readFails(ctx, key)
+    if (f.n < threshold) continue
+    const waitMs = Math.min(maxS, 2 ** (f.n - threshold)) * 1000
+    const left = f.last + waitMs - ctx.now()
+    if (left > 0) throw webError(WebError.loginThrottled, `too many failed logins; retry in ${Math.ceil(left / 1000)} s`, { retryAfterS: Math.ceil(left / 1000) })
+  }
+}
+
+async function recordFailure(ctx: Ctx, keys: string[]): Promise<void> {
+  for (const key of keys) {
+    const f = await readFails(ctx, key)
+    await ctx.d.redis.set(key, JSON.stringify({ n: f.n + 1, last: ctx.now() }), 'EX', ctx.config.loginBackoff.windowS)
+  }
+}
+
+function loginFailed(): ZixtError {
+  return webError(WebError.loginFailed, 'wrong username, password, device or signature')
+}
+
+type LoginBody = { username: string; password: string; deviceId: string; challenge: string; signature: string; totp?: string; backupCode?: string }
+
+async function login(ctx: Ctx, req: FastifyRequest, b: LoginBody) {
+  const failKeys = [`${ctx.prefix}lf:u:${b.username.toLowerCase()}`, `${ctx.prefix}lf:ip:${req.ip}`]
+  await checkBackoff(ctx, failKeys)
+  const fail = async (e: ZixtError = loginFailed()): Promise<never> => {
+    await recordFailure(ctx, failKeys)
+    throw e
+  }
+  const challengeOwner = await ctx.d.redis.getdel(`${ctx.prefix}chal:${b.challenge}`)
+  if (challengeOwner !== b.username) await fail(webError(WebError.challengeInvalid, 'challenge: unknown, used or expired; ask for a new one'))
+  const user = await ctx.d.read.userByUsername(b.username)
+  const verifier = user === null ? null : await ctx.store.verifier(user.userId)
+  const passwordOk = await checkPassword(b.password, verifier, ctx.config.passwordCost, ctx.crypto)
+  if (user === null || !passwordOk || user.disabled || user.deleted) return fail()
+  const device = await ctx.d.read.device(b.deviceId)
+  if (device === null || device.userId !== user.userId || device.revoked || device.expired) return fail()
+  let sigOk = false
+  try {
+    const msg = loginChallengeBytes({ challenge: b.challenge, username: b.username, userId: user.userId, deviceId: device.deviceId })
+    sigOk = ctx.crypto.mlDsa65.verify(fromBase64url(device.publicKey), msg, fromBase64url(b.signature, 'signature'), utf8Encode(LOGIN_CONTEXT))
+  } catch {
+    sigOk = false
+  }
+  if (!sigOk) return fail()
+  if (user.totp) await secondFactor(ctx, user.userId, b, fail)
+  await ctx.d.redis.del(failKeys[0]!)
+  const { token, session } = await ctx.sessions.create(user.userId, device.deviceId, ctx.now())
+  return { token, auth: { session, user, device } satisfies Auth }
+}
+
+async function secondFactor(ctx: Ctx, userId: string, b: LoginBody, fail: (e?: ZixtError) => Promise<never>): Promise<void> {
+  if (b.totp === undefined && b.backupCode === undefined) throw webError(WebError.totpRequired, 'totp: this account needs a one-time code (or a backup code)')
+  if (b.totp !== undefined) {
+    const t = await ctx.store.totp(userId)
+    const key = await ctx.store.dataKey(userId)
+    if (t !== null && key !== null) {
+      const secret = ctx.crypto.aes256gcm.decrypt(key, t.sealed.subarray(0, 12), t.sealed.subarray(12), utf8Encode('zixt/totp/v1'))
+      const step = matchTotp(secret, b.totp, ctx.now(), t.lastStep, ctx.crypto)
+      if (step !== null && (await ctx.store.useTotpStep(userId, step))) return
+    }
+    await fail(webError(WebError.totpInvalid, 'totp: wrong or already used code'))
+  }
+  if (!(await ctx.store.useBackupCode(userId, backupCodeHash(userId, b.backupCode!, ctx.crypto), ctx.now()))) {
+    await fail(webError(WebError.totpInvalid, 'backupCode: wrong or already used code'))
+  }
+}
+
+export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
+  app.get('/api/health', async () => ({ ok: true, position: await ctx.d.read.position() }))
+
+  app.get('/api/csrf', async (_req, reply) => {
+    const token = toBase64url(ctx.crypto.randomBytes(32))
+    reply.setCookie(CSRF_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: ctx.config.tls, path: '/' })
+    return { csrfToken: token }
+  })
+
+  app.post('/api/register/begin', { schema: body({ email: emailSchema }) }, async (req) => {
+    await ctx.rate(`reg:${req.ip}`, ctx.config.rates.register)
+    return beginRegistration(ctx, (req.body as { email: string }).email)
+  })
+
+  app.post('/api/register/complete', { schema: body({ registrationId: b64(64), password: str(1, 4096), command: commandSchema }) }, async (req, reply) => {
+    await ctx.rate(`reg:${req.ip}`, ctx.config.rates.register)
+    const b = req.body as { registrationId: string; password: string; command: unknown }
+    const out = await completeRegistration(ctx, b, {
+      authorize: (s) => {
+        if (s.command.type !== 'RegisterUser') throw webError('ZIXT_ERR_WRONG_SIGNER', `command.type: expected RegisterUser, got ${s.command.type}`, { field: 'command.type' })
+      },
+    })
+    reply.status(201)
+    return out
+  })
+
+  app.get('/api/email/verify', async (req, reply) => {
+    const token = (req.query as { token?: unknown }).token
+    try {
+      await verifyToken(ctx, typeof token === 'string' ? token : '')
+      return reply.redirect('/?verified=1', 303)
+    } catch (e) {
+      const code = e instanceof ZixtError ? e.code : 'ZIXT_ERR_INTERNAL'
+      return reply.redirect(`/?verified=0&error=${encodeURIComponent(code)}`, 303)
+    }
+  })
+
+  app.post('/api/email/verify', { schema: body({ token: str(1, 128) }) }, async (req) => {
+    const r = await verifyToken(ctx, (req.body as { token: string }).token)
+    return { userId: r.userId, verified: true }
+  })
+
+  app.post('/api/email/resend', { schema: body({}) }, async (req, reply) => {
+    const a = await ctx.auth(req)
+    if (a.user.emailVerified) throw webError(WebError.alreadyVerified, 'e-mail already verified')
+    const gap = await ctx.d.redis.set(`${ctx.prefix}resend-gap:${a.user.userId}`, '1', 'EX', 60, 'NX')
+    if (gap !== 'OK') throw webError(WebError.rateLimited, 'a mail was sent less than 60 s ago', { retryAfterS: 60 })
+    await ctx.rate(`resend:${a.user.userId}`, ctx.config.rates.resend)
+    const key = await ctx.store.dataKey(a.user.userId)
+    if (key === null || a.user.encryptedEmail === null) throw webError('ZIXT_ERR_NOT_FOUND', 'no e-mail on file')
+    await ctx.sendVerification(a.user.userId, decryptEmail(key, a.user.encryptedEmail, ctx.crypto), a.user.encryptedEmail)
+    reply.status(202)
+    return { sent: true }
+  })
+
+  app.post('/api/login/challenge', { schema: body({ username: usernameLoose }) }, async (req) => {
+    await ctx.rate(`login:${req.ip}`, ctx.config.rates.login)
+    const challenge = toBase64url(ctx.crypto.randomBytes(32))
+    await ctx.d.redis.set(`${ctx.prefix}chal:${challenge}`, (req.body as { username: string }).username, 'EX', 60)
+    return { challenge, expiresAt: ctx.now() + 60_000 }
+  })
+
+  app.post('/api/login', {
+    schema: body(
+      { username: usernameLoose, password: str(1, 4096), deviceId: b64(43), challenge: b64(43), signature: b64(4500) },
+      { totp: str(1, 16), backupCode: str(1, 32) },
+    ),
+  }, async (req, reply) => {
+    await ctx.rate(`login:${req.ip}`, ctx.config.rates.login)
+    const { token, auth } = await login(ctx, req, req.body as LoginBody)
+    ctx.setSessionCookie(reply, token)
+    return sessionInfo(auth)
+  })
+
+  app.get('/api/session', async (req) => sessionInfo(await ctx.auth(req)))
+
+  app.post('/api/logout', async (req, reply) => {
+    const a = await ctx.optionalAuth(req)
+    if (a !== null) {
+      await ctx.sessions.delete(a.session.id)
+      await ctx.d.redis.publish(`${ctx.prefix}web:ephemeral`, JSON.stringify({ kind: 'sessionEnded', sessionId: a.session.id, reason: 'logout' }))
+    }
+    reply.clearCookie(SESSION_COOKIE, { path: '/' })
+    return reply.status(204).send()
+  })
+
+  app.post('/api/ws/ticket', async (req) => {
+    const a = await ctx.auth(req)
+    const ticket = toBase64url(ctx.crypto.randomBytes(32))
+    await ctx.d.redis.set(`${ctx.prefix}wst:${ticket}`, a.session.id, 'EX', 30)
+    return { ticket, expiresAt: ctx.now() + 30_000 }
+  })
+
+  // --- TOTP and backup codes ----------------------------------------------------------
+  app.post('/api/totp/begin', async (req) => {
+    const a = await ctx.auth(req)
+    if (a.user.totp) throw webError(WebError.totpEnabled, 'TOTP is already enabled')
+    const secret = ctx.crypto.randomBytes(20)
+    await ctx.d.redis.set(`${ctx.prefix}totp-pending:${a.user.userId}`, toBase64url(secret), 'EX', 600)
+    const b32 = base32Encode(secret)
+    return { secret: b32, otpauthUrl: `otpauth://totp/Zixt:${encodeURIComponent(a.user.username)}?secret=${b32}&issuer=Zixt&algorithm=SHA1&digits=6&period=30` }
+  })
+
+  app.post('/api/totp/confirm', { schema: body({ code: str(1, 16), command: commandSchema }) }, async (req) => {
+    const a = await ctx.auth(req)
+    const b = req.body as { code: string; command: unknown }
+    const raw = await ctx.d.redis.get(`${ctx.prefix}totp-pending:${a.user.userId}`)
+    if (raw === null) throw webError(WebError.noPendingTotp, 'no TOTP enrolment in progress: call /api/totp/begin')
+    const secret = fromBase64url(raw)
+    const step = matchTotp(secret, b.code, ctx.now(), 0, ctx.crypto)
+    if (step === null) throw webError(WebError.totpInvalid, 'code: does not match the new secret', { field: 'code' })
+    const key = await ctx.store.dataKey(a.user.userId)
+    if (key === null) throw webError('ZIXT_ERR_NOT_FOUND', 'no data key for this account')
+    const nonce = ctx.crypto.randomBytes(12)
+    const sealed = ctx.crypto.aes256gcm.encrypt(key, nonce, secret, utf8Encode('zixt/totp/v1'))
+    await ctx.committed(await ctx.d.ingest.submit(b.command, { authorize: (s) => ownCommand(a, s, 'EnrolTotp') }))
+    const all = new Uint8Array(12 + sealed.length)
+    all.set(nonce)
+    all.set(sealed, 12)
+    await ctx.store.setTotp(a.user.userId, all)
+    await ctx.store.useTotpStep(a.user.userId, step)
+    await ctx.d.redis.del(`${ctx.prefix}totp-pending:${a.user.userId}`)
+    return { enabled: true }
+  })
+
+  app.post('/api/totp/remove', { schema: body({ code: str(1, 16), command: commandSchema }) }, async (req) => {
+    const a = await ctx.auth(req)
+    const b = req.body as { code: string; command: unknown }
+    const t = await ctx.store.totp(a.user.userId)
+    const key = await ctx.store.dataKey(a.user.userId)
+    if (t === null || key === null) throw webError(WebError.noPendingTotp, 'TOTP is not enabled')
+    const secret = ctx.crypto.aes256gcm.decrypt(key, t.sealed.subarray(0, 12), t.sealed.subarray(12), utf8Encode('zixt/totp/v1'))
+    const step = matchTotp(secret, b.code, ctx.now(), t.lastStep, ctx.crypto)
+    if (step === null || !(await ctx.store.useTotpStep(a.user.userId, step))) throw webError(WebError.totpInvalid, 'code: wrong or already used', { field: 'code' })
+    await ctx.committed(await ctx.d.ingest.submit(b.command, { authorize: (s) => ownCommand(a, s, 'RemoveTotp') }))
+    await ctx.store.deleteTotp(a.user.userId)
+    return { enabled: false }
+  })
+
+  app.post('/api/backup-codes/begin', async (req) => {
+    const a = await ctx.auth(req)
+    const codes = newBackupCodes(10, ctx.crypto)
+    const hashes = codes.map((c) => backupCodeHash(a.user.userId, c, ctx.crypto))
+    const commitment = backupCommitment(hashes, ctx.crypto)
+    await ctx.d.redis.set(`${ctx.prefix}codes-pending:${a.user.userId}`, JSON.stringify({ hashes: hashes.map(toBase64url), commitment }), 'EX', 600)
+    return { codes, count: codes.length, commitment }
+  })
+
+  app.post('/api/backup-codes/complete', { schema: body({ command: commandSchema }) }, async (req) => {
+    const a = await ctx.auth(req)
+    const raw = await ctx.d.redis.get(`${ctx.prefix}codes-pending:${a.user.userId}`)
+    if (raw === null) throw webError(WebError.noPendingCodes, 'no backup codes pending: call /api/backup-codes/begin')
+    const p = JSON.parse(raw) as { hashes: string[]; commitment: string }
+    await ctx.committed(await ctx.d.ingest.submit((req.body as { command: unknown }).command, {
+      authorize: (s) => {
+        ownCommand(a, s, 'SetBackupCodes')
+        const pl = s.command.payload as { count: number; commitment: string }
+        if (pl.commitment !== p.commitment || pl.count !== p.hashes.length) throw webError(WebError.commitmentMismatch, 'command.payload: not the pending codes')
+      },
+    }))
+    await ctx.store.setBackupCodes(a.user.userId, p.hashes.map((h) => fromBase64url(h)))
+    await ctx.d.redis.del(`${ctx.prefix}codes-pending:${a.user.userId}`)
+    return { count: p.hashes.length }
+  })
+}
+
+/** The command is the session user's own, of the expected type, signed by the session's device (or the identity key). */
+export function ownCommand(a: Auth, s: { command: { type: string; author: string; signer: string; keyId: string } }, type?: string): void {
+  const c = s.command
+  if (type !== undefined && c.type !== type) throw webError('ZIXT_ERR_WRONG_SIGNER', `command.type: expected ${type}, got ${c.type}`, { field: 'command.type' })
+  if (c.author !== a.user.userId) throw webError('ZIXT_ERR_WRONG_SIGNER', 'command.author: not the logged-in user', { field: 'command.author' })
+  if (c.signer === 'service') throw webError('ZIXT_ERR_WRONG_SIGNER', 'command.signer: service commands do not come from users', { field: 'command.signer' })
+  if (c.signer === 'device' && c.keyId !== a.device.deviceId) throw webError('ZIXT_ERR_WRONG_SIGNER', "command.keyId: not this session's device", { field: 'command.keyId' })
+}
