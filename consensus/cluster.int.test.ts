@@ -28,7 +28,7 @@ const fast = { viewTimeoutMs: 1000, checkpointInterval: 64, rotateEveryBlocks: 0
 
 async function cluster(t: Test, logs: string[][]): Promise<RunningCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'zixt-cluster-'))
-  const c = await startCluster({ dataDir: dir, replica: fast, treeHeadIntervalMs: 500, onLog: (i, l) => logs[i]!.push(l) })
+  const c = await startCluster({ dataDir: dir, replica: fast, treeHeadIntervalMs: 2000, onLog: (i, l) => logs[i]!.push(l) })
   t.teardown(async () => {
     await c.stop()
     rmSync(dir, { recursive: true, force: true })
