@@ -13,7 +13,8 @@ import { nativeCrypto } from '../domain/crypto/native.ts'
 import { fromBase64url } from '../domain/encoding.ts'
 import { encodeBlock, blockHash } from '../domain/ledger/block.ts'
 import { encodeEvent } from '../domain/ledger/event.ts'
-import type { Block } from '../domain/ledger/envelope.ts'
+import type { Block, SignedTreeHead } from '../domain/ledger/envelope.ts'
+import { treeHeadMessage } from '../domain/ledger/treeHead.ts'
 import { startCluster, type RunningCluster } from './cluster.ts'
 import type { CommandResult } from './app.ts'
 import { genesisProtocolKeys } from './keys.ts'
@@ -26,9 +27,9 @@ import { makeWorkload } from './testing/workload.ts'
 const crypto = nativeCrypto
 const fast = { viewTimeoutMs: 1000, checkpointInterval: 64, rotateEveryBlocks: 0 }
 
-async function cluster(t: Test, logs: string[][]): Promise<RunningCluster> {
+async function cluster(t: Test, logs: string[][], treeHeadIntervalMs = 2000): Promise<RunningCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'zixt-cluster-'))
-  const c = await startCluster({ dataDir: dir, replica: fast, treeHeadIntervalMs: 2000, onLog: (i, l) => logs[i]!.push(l) })
+  const c = await startCluster({ dataDir: dir, replica: fast, treeHeadIntervalMs, onLog: (i, l) => logs[i]!.push(l) })
   t.teardown(async () => {
     await c.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -46,7 +47,8 @@ function withoutCertificate(b: Block): Uint8Array {
 
 t.test('SIGKILL the primary under steady load: a new view commits within seconds, nothing acknowledged is lost or reordered', async (t) => {
   const logs: string[][] = [[], [], [], []]
-  const c = await cluster(t, logs)
+  const treeHeadIntervalMs = 1000
+  const c = await cluster(t, logs, treeHeadIntervalMs)
   const client = c.client({ retransmitMs: 500, deadlineMs: 30_000 })
   t.teardown(() => client.close())
   const w = makeWorkload(crypto, c.serviceKey)
@@ -72,6 +74,10 @@ t.test('SIGKILL the primary under steady load: a new view commits within seconds
   const firstAfter = Math.min(...after)
   t.ok(firstAfter < 5000, `first commit ${firstAfter} ms after the primary died`)
   t.comment(`${acked.length} commands, first commit after SIGKILL: ${firstAfter} ms`)
+  // Tree heads: three intervals after the last commit, every event is covered by the
+  // SLH-DSA signed tree heads of 2f+1 replicas, held by each surviving replica.
+  const treeSize = Math.max(...acked.map((a) => (a.result.kind === 'committed' ? a.result.events.at(-1)!.position + 1 : 0)))
+  await new Promise((r) => setTimeout(r, 3 * treeHeadIntervalMs + 500))
   await c.stop()
 
   // Every acknowledged result is in each surviving ledger, at the height and positions the reply named.
@@ -96,7 +102,16 @@ t.test('SIGKILL the primary under steady load: a new view commits within seconds
   t.equal(missing, 0, 'no acknowledged command missing or different in the ledger')
   t.comment(`ledger height ${height}; ordered by submission: ${ordered}`)
   t.ok(logs.slice(1).some((l) => l.some((x) => x.includes('new view'))), 'a new view was installed')
+  for (const [k, store] of stores.entries()) {
+    const heads = store.latestTreeHeads().filter((h) => h.treeSize >= treeSize)
+    const valid = heads.filter((h) => verifyTreeHead(c, h))
+    t.ok(valid.length >= 3, `replica ${k + 1} holds ${valid.length} valid tree heads (of replicas ${valid.map((h) => h.replica).join(',')}) covering all ${treeSize} events`)
+  }
 })
+
+function verifyTreeHead(c: RunningCluster, h: SignedTreeHead): boolean {
+  return crypto.slhDsaShake256f.verify(c.genesis.replicas[h.replica]!.identityPublicKey, treeHeadMessage(h), h.signature)
+}
 
 t.test('a replica that missed 1,000 blocks catches up; a rogue replica and a rogue client are ignored and logged', async (t) => {
   const logs: string[][] = [[], [], [], []]
