@@ -1,0 +1,233 @@
+// `npm start` / `npx zixt start`: the whole system on this machine — services, a 4-replica
+// cluster, ingest, the projection runner and the web server. All wiring lives in
+// startSystem() so tests and benchmarks bring up exactly what users run.
+import { existsSync, mkdirSync, openSync, readdirSync, readSync, closeSync, statSync, writeSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { Redis } from 'ioredis'
+import cron from 'node-cron'
+import { startCluster, type RunningCluster } from '../consensus/cluster.ts'
+import { LedgerStore } from '../consensus/store/ledgerStore.ts'
+import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
+import type { EventEnvelope } from '../domain/ledger/envelope.ts'
+import { inProcessBus } from '../ingest/bus/inProcess.ts'
+import { createIngest, type Ingest } from '../ingest/submit.ts'
+import { connectMysql, mysqlPool } from '../projections/db.ts'
+import type { EventSource } from '../projections/eventSource.ts'
+import { migrate } from '../projections/migrate.ts'
+import { mysqlProjections } from '../projections/mysql/index.ts'
+import { ProjectionRunner } from '../projections/runner.ts'
+import { buildApp } from '../web/server/app.ts'
+import type { WebConfig } from '../web/server/context.ts'
+import { logMailer, smtpMailer, type Mailer } from '../web/server/mailer.ts'
+import { ReadModel } from '../web/server/readModel.ts'
+import { migrateWeb } from '../web/server/store.ts'
+import { ensureServices } from './services.ts'
+
+/**
+ * Committed events of a replica's ledger, read from another process. The replica holds its
+ * store's lock, and opening a store may truncate a torn tail, so this mirrors the
+ * append-only segment files (only new bytes) into its own folder and reads the mirror.
+ * TODO(consensus): a follow API over the replica channel would replace this.
+ */
+export class LedgerMirrorSource implements EventSource {
+  readonly src: string
+  readonly dir: string
+  #store: LedgerStore | null = null
+  #lastSync = 0
+  #syncing: Promise<void> | null = null
+  constructor(srcLedgerDir: string, mirrorDir: string) {
+    this.src = srcLedgerDir
+    this.dir = mirrorDir
+    mkdirSync(mirrorDir, { recursive: true })
+  }
+  #copyNewBytes(): boolean {
+    let changed = false
+    for (const f of readdirSync(this.src).filter((n) => n.endsWith('.seg')).sort()) {
+      const from = join(this.src, f)
+      const to = join(this.dir, f)
+      const have = existsSync(to) ? statSync(to).size : 0
+      const size = statSync(from).size
+      if (size <= have) continue
+      const buf = Buffer.alloc(size - have)
+      const fd = openSync(from, 'r')
+      const got = readSync(fd, buf, 0, buf.length, have)
+      closeSync(fd)
+      const out = openSync(to, 'a')
+      writeSync(out, buf, 0, got)
+      closeSync(out)
+      changed = true
+    }
+    return changed
+  }
+  async sync(force = false): Promise<void> {
+    if (!force && Date.now() - this.#lastSync < 20) return
+    if (this.#syncing !== null) return this.#syncing
+    this.#syncing = (async () => {
+      this.#lastSync = Date.now()
+      if (!this.#copyNewBytes() && this.#store !== null) return
+      await this.#store?.close()
+      this.#store = await LedgerStore.open(this.dir, { hash: crypto.sha3_256 })
+    })().finally(() => { this.#syncing = null })
+    return this.#syncing
+  }
+  async read(fromPosition: number, limit: number): Promise<EventEnvelope[]> {
+    await this.sync()
+    const s = this.#store!
+    return fromPosition < s.eventCount ? s.readEvents(fromPosition, Math.min(limit, 10_000)) : []
+  }
+  async head(): Promise<number> {
+    await this.sync()
+    return this.#store!.eventCount
+  }
+  async wait(position: number, signal: AbortSignal): Promise<void> {
+    for (let i = 0; i < 1_000_000 && !signal.aborted; i++) {
+      await this.sync(true)
+      if (this.#store!.eventCount > position) return
+      await new Promise((r) => setTimeout(r, 15))
+    }
+  }
+  async close(): Promise<void> {
+    await this.#store?.close()
+    this.#store = null
+  }
+}
+
+export type SystemOptions = {
+  readonly dataDir: string
+  readonly mysqlUrl: string
+  readonly redisUrl?: string
+  readonly redisPrefix: string
+  readonly host?: string
+  readonly port?: number // 0 = any free port
+  readonly webProcesses?: number // web servers in this process (tests: 2 to check cross-node delivery)
+  readonly config?: Partial<WebConfig>
+  readonly mailer?: Mailer
+  readonly tls?: { readonly cert: string; readonly key: string }
+  readonly log?: (line: string) => void
+  readonly services?: boolean
+  readonly rates?: Parameters<typeof createIngest>[0]['rates']
+}
+
+export type RunningSystem = {
+  readonly urls: readonly string[]
+  readonly apps: readonly Awaited<ReturnType<typeof buildApp>>[]
+  readonly cluster: RunningCluster
+  readonly ingest: Ingest
+  readonly read: ReadModel
+  readonly redis: Redis
+  readonly serviceKey: { keyId: string; secretKey: Uint8Array; publicKey: Uint8Array }
+  stop(): Promise<void>
+}
+
+export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
+  if (o.services !== false) await ensureServices(log)
+  const dataDir = resolve(o.dataDir)
+  const cluster = await startCluster({ dataDir, onLog: (i, l) => { if (/error|fatal/i.test(l)) log(`replica ${i}: ${l}`) } })
+  const conn = await connectMysql(o.mysqlUrl)
+  await migrate(conn)
+  await conn.end()
+  const db = mysqlPool(o.mysqlUrl, 10)
+  await migrateWeb(db)
+  const redis = new Redis(o.redisUrl ?? 'redis://127.0.0.1:6379', { lazyConnect: false, maxRetriesPerRequest: 3 })
+  const source = new LedgerMirrorSource(join(dataDir, 'replica-0', 'ledger'), join(dataDir, 'projection-mirror'))
+  const runner = new ProjectionRunner({ source, connect: () => connectMysql(o.mysqlUrl), projections: mysqlProjections, redis, redisPrefix: o.redisPrefix, log })
+  const abort = new AbortController()
+  const running = runner.run(abort.signal)
+  const read = new ReadModel(db, redis, o.redisPrefix)
+  const client = cluster.client()
+  const serviceKey = cluster.serviceKey
+  const servicePublic = new Map(cluster.genesis.servicePublicKeys.map((k) => [k.keyId, k.publicKey]))
+  const ingest = createIngest({
+    bus: inProcessBus(client), redis, prefix: o.redisPrefix, crypto, now: () => Date.now(), rates: o.rates,
+    keys: {
+      device: async (id) => read.device(id),
+      user: async (id) => read.userById(id),
+      serviceKey: (keyId) => servicePublic.get(keyId) ?? null,
+    },
+  })
+  const smtp = process.env['ZIXT_SMTP_URL']
+  const mailer = o.mailer ?? (smtp ? smtpMailer(smtp, process.env['ZIXT_MAIL_FROM'] ?? 'zixt@localhost') : logMailer(log))
+  const host = o.host ?? '127.0.0.1'
+  const scheme = o.tls ? 'https' : 'http'
+  const apps: Awaited<ReturnType<typeof buildApp>>[] = []
+  const urls: string[] = []
+  const https = o.tls ? { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) } : undefined
+  for (let i = 0; i < (o.webProcesses ?? 1); i++) {
+    const port = o.port === undefined ? 8080 + i : o.port === 0 ? 0 : o.port + i
+    const placeholder = `${scheme}://${host}:${port}`
+    const staticDir = resolve('web/static')
+    const cfg: Partial<WebConfig> = { origin: placeholder, publicUrl: placeholder, tls: o.tls !== undefined, staticDir: existsSync(staticDir) ? staticDir : null, ...o.config }
+    const app = await buildApp({ crypto, redis, prefix: o.redisPrefix, db, read, ingest, service: serviceKey, mailer, blobsDir: join(dataDir, 'blobs'), config: cfg, log }, { https })
+    await app.listen({ host, port })
+    const actual = (app.server.address() as { port: number }).port
+    const url = `${scheme}://${host}:${actual}`
+    if (port === 0) {
+      // the origin is only known after listen: patch the config the routes read
+      const c = (app as unknown as { hub: { ctx: { config: WebConfig } } }).hub.ctx.config as { origin: string; publicUrl: string }
+      c.origin = o.config?.origin ?? url
+      c.publicUrl = o.config?.publicUrl ?? url
+    }
+    apps.push(app)
+    urls.push(url)
+  }
+  return {
+    urls, apps, cluster, ingest, read, redis, serviceKey,
+    async stop() {
+      for (const a of apps) await a.close()
+      abort.abort()
+      await running.catch(() => {})
+      await runner.close()
+      await source.close()
+      client.close()
+      mailer.close()
+      await cluster.stop()
+      await db.end()
+      redis.disconnect()
+    },
+  }
+}
+
+export async function main(args: string[]): Promise<number> {
+  const flag = (name: string): string | undefined => {
+    const i = args.indexOf(`--${name}`)
+    return i >= 0 ? args[i + 1] : undefined
+  }
+  const dataDir = flag('data') ?? process.env['ZIXT_DATA'] ?? './data'
+  const port = Number(flag('port') ?? process.env['ZIXT_PORT'] ?? 8080)
+  const host = flag('host') ?? process.env['ZIXT_HOST'] ?? '127.0.0.1'
+  const cert = process.env['ZIXT_TLS_CERT']
+  const key = process.env['ZIXT_TLS_KEY']
+  try {
+    const build = resolve('web/client/build.ts')
+    if (existsSync(build)) {
+      const m = (await import(build)) as { build?: (o?: object) => Promise<unknown>; buildIfMissing?: () => Promise<unknown> }
+      await (m.buildIfMissing ?? m.build)?.()
+    }
+  } catch (e) {
+    process.stderr.write(`start: browser bundle not built: ${(e as Error).message}\n`)
+  }
+  const sys = await startSystem({
+    dataDir, host, port,
+    mysqlUrl: process.env['ZIXT_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/zixt',
+    redisUrl: process.env['ZIXT_REDIS_URL'], redisPrefix: process.env['ZIXT_REDIS_PREFIX'] ?? 'zixt:',
+    tls: cert && key ? { cert, key } : undefined,
+    config: process.env['ZIXT_PUBLIC_URL'] ? { origin: process.env['ZIXT_PUBLIC_URL'], publicUrl: process.env['ZIXT_PUBLIC_URL'] } : undefined,
+  })
+  const schedule = process.env['ZIXT_ROTATION_CRON'] ?? '17 3 * * *'
+  const { rotateKeys } = await import('./rotateKeys.ts')
+  const job = cron.schedule(schedule, () => {
+    void rotateKeys({ read: sys.read, ingest: sys.ingest, serviceKey: sys.serviceKey, now: Date.now(), log: (l) => process.stdout.write(`${l}\n`) })
+      .catch((e) => process.stderr.write(`rotate-keys: ${(e as Error).message}\n`))
+  })
+  process.stdout.write(`Zixt is running: ${sys.urls[0]}\n(data in ${resolve(dataDir)}; key rotation cron '${schedule}'; Ctrl-C stops)\n`)
+  await new Promise<void>((res) => {
+    process.once('SIGINT', res)
+    process.once('SIGTERM', res)
+  })
+  process.stdout.write('stopping…\n')
+  await job.stop()
+  await sys.stop()
+  return 0
+}
+
