@@ -134,7 +134,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
     state = out.state
     if (trace) {
       const kinds = out.effects.map((e) => e.kind === 'broadcast' || e.kind === 'send' ? `${e.kind}:${decodeSigned(e.bytes).body.type}` : e.kind).join(',')
-      log('info', `TRACE ${performance.now().toFixed(1)} ${input.kind}${input.kind === 'message' ? ':' + safeType(input.bytes) : ''} took ${(performance.now() - t0).toFixed(2)}ms → ${kinds}`)
+      log('info', `TRACE ${(performance.timeOrigin + performance.now()).toFixed(1)} ${input.kind}${input.kind === 'message' ? ':' + safeType(input.bytes) : ''} took ${(performance.now() - t0).toFixed(2)}ms → ${kinds}`)
     }
     for (const e of out.effects) perform(e)
   }
