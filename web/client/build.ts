@@ -40,3 +40,9 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   const { outDir, bytes } = await buildClient()
   process.stdout.write(`zixt client: ${(bytes / 1024).toFixed(0)} KiB in ${outDir} (${Date.now() - started} ms)\n`)
 }
+
+/** For `npm start`: build only when web/static/dist has no index.html yet. */
+export async function buildIfMissing(): Promise<void> {
+  const { existsSync } = await import('node:fs')
+  if (!existsSync(join(defaultOutDir, 'index.html'))) await buildClient()
+}
