@@ -12,6 +12,9 @@ export type FetchLike = (url: string, init: { method: string; headers: Record<st
   arrayBuffer(): Promise<ArrayBuffer>
 }>
 
+/** Any signed command from buildCommand(). */
+export type AnySignedCommand = { readonly command: { readonly type: string; readonly id: string }; readonly signature: string }
+
 export class ApiError extends Error {
   override name = 'ApiError'
   readonly status: number
@@ -253,7 +256,7 @@ export class ApiClient {
   }
 
   // --- commands and reads ---------------------------------------------------------
-  submit(command: SignedCommandJson) {
+  submit(command: AnySignedCommand) {
     return this.request<Committed>('POST', '/api/commands', { command })
   }
   resolveUsers(usernames: readonly string[]) {
@@ -305,7 +308,7 @@ export class ApiClient {
   adminCreateUser(input: { registrationId: string; password: string; command: SignedCommandJson<'AdminCreateUser'> }) {
     return this.request<{ userId: string; height: number }>('POST', '/api/admin/users', input)
   }
-  adminCommand(command: SignedCommandJson) {
+  adminCommand(command: AnySignedCommand) {
     return this.request<Committed>('POST', '/api/admin/commands', { command })
   }
   adminSetPassword(userId: string, password: string) {
