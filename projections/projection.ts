@@ -17,8 +17,11 @@ export type Tx = {
    * sent as one multi-row statement. `onDuplicate` is the raw ON DUPLICATE KEY UPDATE list.
    */
   insert(table: string, row: Row, onDuplicate?: string): void
-  /** A buffered statement on `table`, run in order after the rows buffered before it. */
-  exec(table: string, sql: string, params: readonly SqlValue[]): void
+  /**
+   * A buffered statement, run after the rows buffered before it. `tables`: every table it
+   * reads or writes; rows for those tables buffered later are never sent before it.
+   */
+  exec(tables: string | readonly string[], sql: string, params: readonly SqlValue[]): void
   /** Runs everything buffered, then the query; use sparingly (it costs a round trip). */
   query<T = Record<string, SqlValue>>(sql: string, params: readonly SqlValue[]): Promise<T[]>
   /** Scratch state for this batch only (dropped on rollback): caches of rows already read. */

@@ -1,6 +1,6 @@
 // The Tx a projection writes into: rows are buffered and sent as multi-row INSERTs, other
-// statements keep their order. Any statement closes the open row buffers, so a row added
-// after it is never sent before it (order is kept wherever it could matter).
+// statements keep their order. A statement closes the open row buffers of the tables it
+// touches, so a row of those tables added after it is never sent before it.
 import type { Connection } from 'mysql2/promise'
 import type { Row, SqlValue, Tx } from './projection.ts'
 
@@ -46,8 +46,9 @@ export class SqlTx implements Tx {
     if (op.bytes > STATEMENT_BYTES_MAX) this.open.delete(key) // the next row starts a new statement
   }
 
-  exec(_table: string, sql: string, params: readonly SqlValue[]): void {
-    this.open.clear()
+  exec(tables: string | readonly string[], sql: string, params: readonly SqlValue[]): void {
+    const touched = new Set(typeof tables === 'string' ? [tables] : tables)
+    for (const [key, op] of this.open) if (touched.has(op.table)) this.open.delete(key)
     this.ops.push({ kind: 'exec', sql, params })
   }
 

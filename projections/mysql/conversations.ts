@@ -102,7 +102,7 @@ function readMarked(e: EventEnvelope, tx: Tx): void {
   tx.insert('read_marks', { user_id: userId, thread_id: threadId, read_position: mark, position: e.position },
     'read_position = VALUES(read_position), position = VALUES(position)')
   // recount: messages by others after the mark, posted since the user (last) joined, not deleted
-  tx.exec('unread_counts',
+  tx.exec(['unread_counts', 'messages', 'memberships'],
     `INSERT INTO ${tx.t('unread_counts')} (user_id, thread_id, unread_count, position)
      SELECT ?, ?, COUNT(*), ? FROM ${tx.t('messages')} WHERE thread_id = ? AND message_id > ? AND user_id <> ? AND deleted = 0
        AND message_id > COALESCE((SELECT joined_position FROM ${tx.t('memberships')} WHERE thread_id = ? AND user_id = ? AND active = 1), ${Number.MAX_SAFE_INTEGER})
@@ -139,7 +139,7 @@ function messageDeleted(e: EventEnvelope, tx: Tx): void {
   const threadId = str(e, 'threadId')
   const id = num(e, 'messageId')
   // members who still had it unread lose one (before the message row says deleted)
-  tx.exec('unread_counts',
+  tx.exec(['unread_counts', 'memberships', 'messages', 'read_marks'],
     `UPDATE ${tx.t('unread_counts')} uc
        JOIN ${tx.t('memberships')} m ON m.thread_id = uc.thread_id AND m.user_id = uc.user_id
        JOIN ${tx.t('messages')} msg ON msg.message_id = ? AND msg.deleted = 0
