@@ -16,10 +16,11 @@ export async function listMembers(db: Db, threadId: string): Promise<MembershipR
 /** The user's threads, newest activity first; keyset by `beforeActivity` (a lastActivityPosition). */
 export async function listThreadsForUser(db: Db, userId: string, o: { includeHidden?: boolean; beforeActivity?: number; limit: number }): Promise<ThreadListItem[]> {
   return select<ThreadListItem>(db,
-    `SELECT t.*, COALESCE(v.hidden, 0) AS hidden, r.read_position, m.joined_position
+    `SELECT t.*, COALESCE(v.hidden, 0) AS hidden, r.read_position, m.joined_position, COALESCE(u.unread_count, 0) AS unread_count
        FROM memberships m JOIN threads t ON t.thread_id = m.thread_id
        LEFT JOIN thread_visibility v ON v.user_id = m.user_id AND v.thread_id = m.thread_id
        LEFT JOIN read_marks r ON r.user_id = m.user_id AND r.thread_id = m.thread_id
+       LEFT JOIN unread_counts u ON u.user_id = m.user_id AND u.thread_id = m.thread_id
       WHERE m.user_id = ? AND m.active = 1 AND t.last_activity_position < ? ${o.includeHidden === true ? '' : 'AND COALESCE(v.hidden, 0) = 0'}
       ORDER BY t.last_activity_position DESC LIMIT ?`,
     [userId, o.beforeActivity ?? Number.MAX_SAFE_INTEGER, pageLimit(o.limit)])

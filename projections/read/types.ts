@@ -18,7 +18,7 @@ export type ThreadRow = {
   threadId: string; groupId: string; encryptedName: string; creatorId: string; ownerId: string | null; epoch: number; memberCount: number
   createdPosition: number; createdTime: number; lastActivityPosition: number; lastActivityTime: number; position: number
 }
-export type ThreadListItem = ThreadRow & { hidden: boolean; readPosition: number | null; joinedPosition: number }
+export type ThreadListItem = ThreadRow & { hidden: boolean; readPosition: number | null; joinedPosition: number; unreadCount: number }
 export type MembershipRow = {
   threadId: string; userId: string; active: boolean; joinedPosition: number; addedBy: string; leftPosition: number | null; leftReason: string | null; position: number
 }
