@@ -10,6 +10,8 @@ import { LedgerStore } from '../consensus/store/ledgerStore.ts'
 import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
 import type { EventEnvelope } from '../domain/ledger/envelope.ts'
 import { inProcessBus } from '../ingest/bus/inProcess.ts'
+import { relayBus } from '../ingest/bus/relay.ts'
+import type { CommandBus } from '../ingest/bus/types.ts'
 import { createIngest, type Ingest } from '../ingest/submit.ts'
 import { connectMysql, mysqlPool } from '../projections/db.ts'
 import type { EventSource } from '../projections/eventSource.ts'
@@ -106,6 +108,8 @@ export type SystemOptions = {
   readonly log?: (line: string) => void
   readonly services?: boolean
   readonly rates?: Parameters<typeof createIngest>[0]['rates']
+  /** 'relay': the benchmark baseline (ingest/bus/relay.ts), messages skip consensus and projections. */
+  readonly bus?: 'ledger' | 'relay'
 }
 
 export type RunningSystem = {
@@ -113,6 +117,7 @@ export type RunningSystem = {
   readonly apps: readonly Awaited<ReturnType<typeof buildApp>>[]
   readonly cluster: RunningCluster
   readonly ingest: Ingest
+  readonly bus: CommandBus
   readonly read: ReadModel
   readonly redis: Redis
   readonly serviceKey: { keyId: string; secretKey: Uint8Array; publicKey: Uint8Array }
@@ -138,8 +143,9 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
   const client = cluster.client()
   const serviceKey = cluster.serviceKey
   const servicePublic = new Map(cluster.genesis.servicePublicKeys.map((k) => [k.keyId, k.publicKey]))
+  const bus = o.bus === 'relay' ? relayBus({ inner: inProcessBus(client), redis, prefix: o.redisPrefix }) : inProcessBus(client)
   const ingest = createIngest({
-    bus: inProcessBus(client), redis, prefix: o.redisPrefix, crypto, now: () => Date.now(), rates: o.rates,
+    bus, redis, prefix: o.redisPrefix, crypto, now: () => Date.now(), rates: o.rates,
     keys: {
       device: async (id) => read.device(id),
       user: async (id) => read.userById(id),
@@ -172,7 +178,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     urls.push(url)
   }
   return {
-    urls, apps, cluster, ingest, read, redis, serviceKey,
+    urls, apps, cluster, ingest, bus, read, redis, serviceKey,
     async stop() {
       for (const a of apps) await a.close()
       abort.abort()
