@@ -79,6 +79,7 @@ export type ReplicaState<S> = {
   unpersisted: Map<number, Execution<S>['results']>
   checkpointHashes: Map<number, Uint8Array> // committed, not yet persisted checkpoint heights
   reproposal: Signed | null // a new view's re-proposal waiting until we caught up
+  speculation: { readonly view: number; readonly batch: readonly Uint8Array[]; readonly ids: readonly string[]; readonly exec: Execution<S> } | null
   persistedHeight: number
   fetching: { peer: number; at: number; target: number } | null
   lagHints: Map<number, number> // replica → highest height it showed it is working on
@@ -102,7 +103,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null,
+    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null,
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -110,6 +111,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
 export function step<S>(s: ReplicaState<S>, input: Input, now: number, env: Env<S>): { state: ReplicaState<S>; effects: Effect[] } {
   const fx: Effect[] = []
   const c: Ctx<S> = { s, now, env, fx }
+  const hadSlot = s.slot !== null
   switch (input.kind) {
     case 'request': onRequest(c, input.command); break
     case 'message': onMessage(c, input.from, input.bytes); break
@@ -117,7 +119,7 @@ export function step<S>(s: ReplicaState<S>, input: Input, now: number, env: Env<
     case 'persisted': onPersisted(c, input.height); break
     case 'blocksRead': sign(c, { type: 'blocks', blocks: input.blocks }, input.to); break
   }
-  maybePropose(c)
+  maybePropose(c, !hadSlot || s.slot === null)
   return { state: s, effects: fx }
 }
 
@@ -185,10 +187,20 @@ function timeout(s: ReplicaState<unknown>): number {
 
 // ---- proposing ------------------------------------------------------------------------
 
-function maybePropose<S>(c: Ctx<S>): void {
+function maybePropose<S>(c: Ctx<S>, fresh: boolean): void {
   const { s } = c
-  if (s.mode !== 'normal' || !isPrimary(s) || s.slot !== null || s.pending.size === 0 || s.fetching !== null) return
+  if (s.mode !== 'normal' || !isPrimary(s) || s.pending.size === 0 || s.fetching !== null) return
+  if (s.slot !== null) {
+    if (!fresh) speculate(c, s.slot)
+    return
+  }
   if (s.votes.height !== s.tip.height + 1) return
+  const spec = s.speculation
+  s.speculation = null
+  if (spec !== null && spec.view === s.view && equalBytes(spec.exec.block.header.prevBlockHash, s.tip.hash) && spec.ids.every((id) => s.pending.has(id))) {
+    propose(c, spec.batch, spec.exec.block.header.time, s.view, s.id, spec.exec)
+    return
+  }
   const batch: Uint8Array[] = []
   for (const cmd of s.pending.values()) {
     if (batch.length >= s.config.batchCommandsMax) break
@@ -198,10 +210,35 @@ function maybePropose<S>(c: Ctx<S>): void {
   propose(c, batch, time, s.view, s.id)
 }
 
-function propose<S>(c: Ctx<S>, batch: readonly Uint8Array[], time: number, headerView: number, proposer: number): Signed {
+/**
+ * While our block is out for prepares and commits, the primary executes the next batch on
+ * the state that block will produce, so the next pre-prepare leaves the moment this one
+ * commits (execution is most of a backup's work too: overlapping it keeps both cores busy).
+ * Never in the step that sent the pre-prepare, which would hold that message back.
+ */
+function speculate<S>(c: Ctx<S>, slot: Slot<S>): void {
+  const { s } = c
+  if (s.speculation !== null || slot.body.proposer !== s.id || slot.body.view !== s.view) return
+  const inSlot = new Set(slot.exec.results.map((r) => r.commandId))
+  const batch: Uint8Array[] = []
+  const ids: string[] = []
+  for (const [id, cmd] of s.pending) {
+    if (batch.length >= s.config.batchCommandsMax) break
+    if (inSlot.has(id)) continue
+    batch.push(cmd)
+    ids.push(id)
+  }
+  if (batch.length === 0) return
+  const header = slot.exec.block.header
+  const time = Math.max(c.now, header.time)
+  const exec = c.env.app.execute(slot.exec.state, batch, { height: header.height + 1, headerView: s.view, time, proposer: s.id, prevBlockHash: slot.exec.blockHash })
+  s.speculation = { view: s.view, batch, ids, exec }
+}
+
+function propose<S>(c: Ctx<S>, batch: readonly Uint8Array[], time: number, headerView: number, proposer: number, precomputed?: Execution<S>): Signed {
   const { s } = c
   const height = s.tip.height + 1
-  const exec = c.env.app.execute(s.app, batch, { height, headerView, time, proposer, prevBlockHash: s.tip.hash })
+  const exec = precomputed ?? c.env.app.execute(s.app, batch, { height, headerView, time, proposer, prevBlockHash: s.tip.hash })
   const body: PrePrepare = {
     type: 'prePrepare', view: s.view, height, time, headerView, proposer, batch, blockHash: exec.blockHash,
     rejected: rejectionsOf(exec),
@@ -285,6 +322,7 @@ function noteViewHint<S>(c: Ctx<S>, from: number, view: number): void {
 function enterView<S>(c: Ctx<S>, view: number): void {
   const { s } = c
   s.resend = { at: c.now, messages: [] }
+  s.speculation = null
   s.view = view
   s.mode = 'normal'
   s.slot = null
@@ -536,6 +574,7 @@ function startViewChange<S>(c: Ctx<S>, newView: number): void {
   s.view = newView
   s.mode = 'viewChange'
   s.slot = null
+  s.speculation = null
   s.resend = { at: c.now, messages: [] }
   s.votes = { height: s.tip.height + 1, view: newView, prepares: new Map(), commits: new Map() }
   s.deadline = c.now + timeout(s)

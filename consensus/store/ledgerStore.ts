@@ -5,10 +5,10 @@
 import { mkdirSync } from 'node:fs'
 import { assert } from '../../domain/assert.ts'
 import { ErrorCode, ZixtError } from '../../domain/errors.ts'
-import { decodeBlock, decodeHeader, encodeBlock, GENESIS_TIP, type ChainTip } from '../../domain/ledger/block.ts'
+import { decodeHeader, encodeBlock, GENESIS_TIP, type ChainTip } from '../../domain/ledger/block.ts'
 import { encode, equalBytes } from '../../domain/ledger/codec.ts'
 import type { Block, BlockHeader, EventEnvelope, SignedTreeHead } from '../../domain/ledger/envelope.ts'
-import { decodeEvent, eventBytesHash, type StreamHead } from '../../domain/ledger/event.ts'
+import { eventBytesHash, type StreamHead } from '../../domain/ledger/event.ts'
 import { rootHash, type HashFn } from '../../domain/ledger/merkle.ts'
 import { decodeTreeHead, encodeTreeHead } from '../../domain/ledger/treeHead.ts'
 import { limits } from '../../domain/limits.ts'
@@ -17,6 +17,7 @@ import type { LedgerIndex, TreeHeadLocation } from './ledgerIndex.ts'
 import { acquireLock, type DirLock } from './lock.ts'
 import { frameRecord, RecordType } from './record.ts'
 import { RecordReader } from './recordReader.ts'
+import { checkHeight, LedgerReads } from './ledgerReads.ts'
 import { corruptionError, scanLedger, type Recovery } from './scan.ts'
 import { SegmentWriter } from './segmentWriter.ts'
 import { segmentName } from './segmentFile.ts'
@@ -43,6 +44,7 @@ export class LedgerStore {
   private readonly hash: HashFn
   private readonly index: LedgerIndex
   private readonly reader: RecordReader
+  private readonly reads: LedgerReads
   private readonly writer: SegmentWriter
   private readonly lock: DirLock
   private readonly frontierEvery: number
@@ -62,6 +64,7 @@ export class LedgerStore {
     this.recovery = scan.recovery
     this.corruption = scan.corruption
     this.reader = new RecordReader(dir)
+    this.reads = new LedgerReads(this.index, this.reader)
     this.durable = this.restoreTip(scan.checkpoint)
     this.pending = this.durable
     this.writer = new SegmentWriter(dir, scan.lastSegment, scan.lastSegmentSize, options.segmentBytesMax ?? limits.segmentBytesMax)
@@ -185,99 +188,35 @@ export class LedgerStore {
     if (this.writer.failed !== null) throw this.writer.failed
   }
 
-  private checkHeight(h: number): void {
-    if (!Number.isSafeInteger(h) || h < 0) throw new ZixtError(ErrorCode.invalidArgument, `height: ${h} is not a block height`, { field: 'height' })
-    if (h <= this.height) return
-    if (this.corruption !== null) throw this.corruption
-    throw new ZixtError(ErrorCode.notFound, `height: block ${h} is past the last block ${this.height}`, { field: 'height' })
-  }
-
   /** The block's canonical bytes, checksum verified. */
   readBlockBytes(h: number): Uint8Array {
-    this.checkHeight(h)
-    const loc = this.index.block(h)
-    const payload = this.reader.record(loc.segment, loc.offset, RecordType.block, loc.length, h)
-    return new Uint8Array(payload.buffer, payload.byteOffset, payload.length)
+    checkHeight(h, this.height, this.corruption)
+    return this.reads.blockBytes(h)
   }
 
   readBlock(h: number): Block {
-    const block = decodeBlock(this.readBlockBytes(h))
-    assert(block.header.height === h, `stored block ${h} holds height ${block.header.height}`)
-    return block
+    checkHeight(h, this.height, this.corruption)
+    return this.reads.block(h)
   }
 
   readHeader(h: number): BlockHeader {
-    const bytes = this.readBlockBytes(h)
-    const layout = blockLayout(bytes)
-    const header = decodeHeader(bytes.subarray(layout.header.start, layout.header.end))
-    assert(header.height === h, `stored block ${h} holds height ${header.height}`)
-    return header
+    checkHeight(h, this.height, this.corruption)
+    return this.reads.header(h)
   }
 
   /** Up to `limit` events from `fromPosition` on, in order; [] at the end of the ledger. */
   readEvents(fromPosition: number, limit: number = limits.storeReadEventsMax): EventEnvelope[] {
-    if (!Number.isSafeInteger(fromPosition) || fromPosition < 0) {
-      throw new ZixtError(ErrorCode.invalidArgument, `fromPosition: ${fromPosition} is not a position`, { field: 'fromPosition' })
-    }
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new ZixtError(ErrorCode.invalidArgument, `limit: ${limit} is not a positive integer`, { field: 'limit' })
-    const end = Math.min(this.eventCount, fromPosition + Math.min(limit, limits.storeReadEventsMax))
-    const out: EventEnvelope[] = []
-    let p = fromPosition
-    while (p < end) {
-      const height = this.index.heightOf(p)
-      const loc = this.index.block(height)
-      const last = Math.min(end, loc.firstPosition + loc.eventCount) - 1
-      this.readEventRun(p, last, height, out)
-      p = last + 1
-    }
-    return out
-  }
-
-  /** Events first..last of one block, with one read (they are contiguous in the block's bytes). */
-  private readEventRun(first: number, last: number, height: number, out: EventEnvelope[]): void {
-    const a = this.index.event(first)
-    const b = this.index.event(last)
-    const buf = this.reader.bytes(a.segment, a.offset, b.offset + b.length - a.offset, height)
-    for (let p = first; p <= last; p++) {
-      const loc = p === first ? a : p === last ? b : this.index.event(p)
-      const e = this.decodeEventAt(buf, loc.offset - a.offset, loc.length, loc.segment, loc.offset, height)
-      assert(e.position === p && e.blockHeight === height, `stored event ${p} holds position ${e.position}`)
-      out.push(e)
-    }
-  }
-
-  private decodeEventAt(buf: Buffer, at: number, length: number, segment: number, offset: number, height: number): EventEnvelope {
-    try {
-      return decodeEvent(buf.subarray(at, at + length))
-    } catch (e) {
-      throw corruptionError(segmentName(segment), offset, height, `event does not decode: ${(e as Error).message}`)
-    }
+    return this.reads.events(fromPosition, limit, this.eventCount)
   }
 
   /** Events of one stream in stream order, from streamVersion `fromVersion`. */
   readStream(stream: string, fromVersion = 0, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
-    const positions = this.index.streamPositions(stream)
-    const out: EventEnvelope[] = []
-    for (let v = fromVersion; v < positions.length && out.length < limit; v++) {
-      const p = positions[v]!
-      if (p >= this.eventCount) break
-      const loc = this.index.event(p)
-      const e = this.decodeEventAt(this.reader.bytes(loc.segment, loc.offset, loc.length, loc.height), 0, loc.length, loc.segment, loc.offset, loc.height)
-      assert(e.stream === stream && e.streamVersion === v && e.position === p, `stored event ${p} is version ${v} of ${stream}`)
-      out.push(e)
-    }
-    return out
+    return this.reads.stream(stream, fromVersion, limit, this.eventCount)
   }
 
   /** The last event of a stream as a StreamHead (what its next event links to), or undefined. */
   streamHead(stream: string): StreamHead | undefined {
-    const positions = this.index.streamPositions(stream)
-    let v = positions.length - 1
-    while (v >= 0 && positions[v]! >= this.eventCount) v--
-    if (v < 0) return undefined
-    const loc = this.index.event(positions[v]!)
-    const bytes = this.reader.bytes(loc.segment, loc.offset, loc.length, loc.height)
-    return { streamVersion: v, hash: eventBytesHash(bytes, this.hash) }
+    return this.reads.streamHead(stream, this.eventCount, this.hash)
   }
 
   /** Per replica, the tree head with the largest size. */
@@ -287,18 +226,11 @@ export class LedgerStore {
 
   /** Per replica, its smallest tree head with treeSize ≥ size: the first ones that cover event size − 1. */
   treeHeadsCovering(size: number): SignedTreeHead[] {
-    const best = new Map<number, TreeHeadLocation>()
-    for (const t of this.index.treeHeads) {
-      if (t.treeSize < size || t.treeSize > this.eventCount) continue
-      const b = best.get(t.replica)
-      if (b === undefined || t.treeSize < b.treeSize) best.set(t.replica, t)
-    }
-    return [...best.values()].sort((a, b) => a.replica - b.replica).map((t) => this.readTreeHead(t))
+    return this.reads.treeHeadsCovering(size, this.eventCount, this.height)
   }
 
   private readTreeHead(t: TreeHeadLocation): SignedTreeHead {
-    const payload = this.reader.record(t.segment, t.offset, RecordType.treeHead, t.length, this.height)
-    return decodeTreeHead(payload)
+    return this.reads.treeHead(t, this.height)
   }
 
   private loadLatestTreeHeads(): void {
@@ -385,8 +317,7 @@ export class LedgerStore {
   }
 
   private headerBytes(h: number): Uint8Array {
-    const bytes = this.readBlockBytes(h)
-    const layout = blockLayout(bytes)
-    return bytes.subarray(layout.header.start, layout.header.end)
+    checkHeight(h, this.height, this.corruption)
+    return this.reads.headerBytes(h)
   }
 }

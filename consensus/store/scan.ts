@@ -13,6 +13,7 @@ import { ErrorCode, ZixtError } from '../../domain/errors.ts'
 import { GENESIS_TIP, decodeHeader, type ChainTip } from '../../domain/ledger/block.ts'
 import { decode, equalBytes } from '../../domain/ledger/codec.ts'
 import { decodeTreeHead } from '../../domain/ledger/treeHead.ts'
+import { eventBytesHash } from '../../domain/ledger/event.ts'
 import { MerkleFrontier, type HashFn } from '../../domain/ledger/merkle.ts'
 import { limits } from '../../domain/limits.ts'
 import { blockLayout } from './blockLayout.ts'
@@ -37,14 +38,22 @@ export function corruptionError(file: string, offset: number, height: number, re
   return new ZixtError(ErrorCode.corrupt, `${file} offset ${offset} (block height ${height}): ${reason}`, { file, offset, height })
 }
 
-class Scanner {
+/**
+ * Checks and indexes intact records in ledger order. The store restores the event
+ * tree from the last frontier checkpoint after scanning; a follower, which scans
+ * incrementally, asks for `trackFrontier` so every block's treeRoot is checked as
+ * it arrives.
+ */
+export class Scanner {
   readonly index = new LedgerIndex()
   tip: ChainTip = GENESIS_TIP
   treeRoot: Uint8Array | null = null // of the last indexed block
   checkpoint = { height: -1, frontier: MerkleFrontier.empty() }
   private readonly hash: HashFn
-  constructor(hash: HashFn) {
+  private readonly trackFrontier: boolean
+  constructor(hash: HashFn, trackFrontier = false) {
     this.hash = hash
+    this.trackFrontier = trackFrontier
   }
 
   /** Indexes one intact record; returns why it breaks the ledger, or null. */
@@ -67,8 +76,13 @@ class Scanner {
     if (!equalBytes(header.prevBlockHash, this.tip.blockHash)) return `prevBlockHash does not match the hash of block ${expected - 1}`
     const treeSize = this.index.eventCount + layout.events.length
     if (header.treeSize !== treeSize) return `treeSize ${header.treeSize} where ${treeSize} was expected`
+    let frontier = this.tip.frontier
+    if (this.trackFrontier) {
+      frontier = frontier.appendAll(layout.events.map((s) => eventBytesHash(r.payload.subarray(s.start, s.end), this.hash)), this.hash)
+      if (!equalBytes(frontier.root(this.hash), header.treeRoot)) return 'treeRoot does not match the events'
+    }
     this.index.addBlock(segment, r.offset, r.payload.length, layout)
-    this.tip = { height: header.height, blockHash: this.hash(headerBytes), frontier: this.tip.frontier }
+    this.tip = { height: header.height, blockHash: this.hash(headerBytes), frontier }
     this.treeRoot = header.treeRoot
     return null
   }

@@ -41,10 +41,11 @@ export type ScanFailure = { readonly offset: number; readonly reason: string }
  * Reads a segment sequentially through one large buffer and hands each intact
  * record to `visit` (payload is a view valid only during the call). Stops at the
  * first record that is incomplete or fails its checks and reports where.
+ * `from` (a record boundary) lets a follower read only what was appended since.
  */
-export function scanSegment(fd: number, size: number, visit: (r: ScannedRecord) => void, bufferBytes = 8 << 20): ScanFailure | null {
+export function scanSegment(fd: number, size: number, visit: (r: ScannedRecord) => void, bufferBytes = 8 << 20, from = 0): ScanFailure | null {
   const reader = new WindowReader(fd, size, bufferBytes)
-  let offset = 0
+  let offset = from
   while (offset < size) {
     if (!reader.ensure(offset, RECORD_HEADER_BYTES)) return { offset, reason: `incomplete record header (${size - offset} bytes left)` }
     const h = checkHeader(reader.buf, offset - reader.start)

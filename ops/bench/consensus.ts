@@ -80,7 +80,11 @@ export async function main(args: string[]): Promise<number> {
   const rates = [100, 200, 500, 1000]
   const dir = mkdtempSync(join(tmpdir(), 'zixt-bench-consensus-'))
   process.stdout.write(`consensus bench: data in ${dir}; pre-signing commands…\n`)
-  const cluster = await startCluster({ dataDir: dir, replica: { viewTimeoutMs: 3000 }, treeHeadIntervalMs: 2000, onLog: () => {} })
+  const suspicions: string[] = []
+  const cluster = await startCluster({
+    dataDir: dir, replica: { viewTimeoutMs: 3000 }, treeHeadIntervalMs: 2000,
+    onLog: (i, l) => { if (l.includes('suspecting') || l.includes('differs')) suspicions.push(`${i}: ${l}`) },
+  })
   const client = cluster.client({ retransmitMs: 3000, deadlineMs: 120_000 })
   try {
     const w = makeWorkload(crypto, cluster.serviceKey)
@@ -103,6 +107,7 @@ export async function main(args: string[]): Promise<number> {
       `saturation reached ${(((rows[0]!['commits/s'] as number) / bound) * 100).toFixed(0)}% of that bound (ratio ${((rows[0]!['commits/s'] as number) / bound).toFixed(2)})`,
       'latency = submit → f+1 matching replies, each replica replying after its fsync of the block',
       'targets: ≥ 1,000 commands/s sustained; p99 ≤ 50 ms at 200 commands/s',
+      `view changes during the run: ${suspicions.length === 0 ? 'none' : suspicions.slice(0, 5).join(' | ')}`,
     ]
     const withBound = rows.map((r) => ({ ...r, 'vs verify bound': (r['commits/s'] as number) / bound }))
     report('consensus', withBound, { options: { seconds, saturationCount, rates, tVerifyMs: tVerify, verifyBoundPerSec: bound }, notes })
