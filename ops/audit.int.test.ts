@@ -9,7 +9,7 @@ import t from 'tap'
 import { nativeCrypto } from '../domain/crypto/native.ts'
 import { decodeGenesis } from '../domain/genesis.ts'
 import { decodeBlock, encodeBlock } from '../domain/ledger/block.ts'
-import { decodeTreeHead, encodeTreeHead } from '../domain/ledger/treeHead.ts'
+import { decodeTreeHead, encodeTreeHead, treeHeadMessage } from '../domain/ledger/treeHead.ts'
 import { auditLedger, main } from './audit.ts'
 import { openLedger } from './ledgerSource.ts'
 import { buildLedger } from './testing/ledgerFixture.ts'
@@ -116,4 +116,39 @@ t.test('an altered event with a valid record checksum: replay names block and ev
   t.equal(r.problem?.height, 3, 'block 3')
   t.match(r.problem?.record, /event 5 \(position \d+\)|block record/)
   t.match(r.problem?.reason, /differs from what replaying|root|tree|event/i)
+})
+
+t.test('a live ledger: events newer than 2f+1 tree heads are "not yet covered", not a failure', async (t) => {
+  const live = await buildLedger(join(root, 'live'), { messages: 120, perBlock: 40, signedMessages: 40 })
+  t.ok(live.coveredEvents > 0 && live.coveredEvents < live.events, `tree heads sign ${live.coveredEvents} of ${live.events} events`)
+  const r = await audit(live.dir)
+  t.equal(r.problem, null)
+  t.equal(r.ok, true)
+  t.same(r.uncovered, { count: live.events - live.coveredEvents, fromPosition: live.coveredEvents, toPosition: live.events - 1, replicasCovering: 0 })
+  t.equal(await main(['--data', live.dir]), 0, 'exit 0: reported, not failed')
+  t.equal(await main(['--data', live.dir, '--require-covered']), 1, '--require-covered: exit 1')
+  const strict = await (async () => {
+    const store = await openLedger(live.ledgerDir, true)
+    try {
+      return await auditLedger(store, live.genesis, nativeCrypto, { requireCovered: true })
+    } finally {
+      await store.close()
+    }
+  })()
+  t.same(strict.problem, { height: null, record: `event at position ${live.coveredEvents}`, reason: 'covered by signed tree heads of 0 replicas, 2f+1 = 3 needed' })
+  t.equal((await audit(fixture.dir)).uncovered, null, 'a fully signed ledger has nothing uncovered')
+})
+
+t.test('a tree head that exists and does not match fails, even with a valid signature', async (t) => {
+  const dir = join(root, 'bad-root')
+  cpSync(fixture.dir, dir, { recursive: true })
+  rmSync(join(dir, 'replica-0', 'ledger', 'LOCK'), { force: true })
+  const store = await openLedger(join(dir, 'replica-0', 'ledger'))
+  const size = fixture.events - 3
+  const th = { treeSize: size, treeRoot: new Uint8Array(32).fill(7), time: Date.now() }
+  await store.appendTreeHead({ ...th, replica: 3, signature: nativeCrypto.slhDsaShake256f.sign(fixture.identitySecretKeys[3]!, treeHeadMessage(th)) })
+  await store.close()
+  const r = await audit(dir)
+  t.same(r.problem, { height: null, record: `tree head of replica 3 at size ${size}`, reason: 'its root does not match the recomputed event tree' })
+  t.equal(await main(['--data', dir]), 1, 'exit 1 without --require-covered')
 })

@@ -13,10 +13,18 @@ import { operationalKeyId } from '../../consensus/keys.ts'
 import { LedgerStore } from '../../consensus/store/ledgerStore.ts'
 import { makeWorkload } from '../../consensus/testing/workload.ts'
 
-export type LedgerFixture = { readonly dir: string; readonly ledgerDir: string; readonly genesisFile: string; readonly genesis: Genesis; readonly events: number; readonly blocks: number }
+export type LedgerFixture = {
+  readonly dir: string; readonly ledgerDir: string; readonly genesisFile: string; readonly genesis: Genesis; readonly events: number; readonly blocks: number
+  readonly coveredEvents: number // tree size the fixture's tree heads sign
+  readonly identitySecretKeys: readonly Uint8Array[] // replica identity keys, to sign more tree heads in tests
+}
 
-/** Writes `<dir>/genesis.cbor` and `<dir>/replica-0/ledger/` (the cluster layout). */
-export async function buildLedger(dir: string, o: { messages: number; perBlock?: number; treeHeads?: number }): Promise<LedgerFixture> {
+/**
+ * Writes `<dir>/genesis.cbor` and `<dir>/replica-0/ledger/` (the cluster layout). Tree heads
+ * by `treeHeads` replicas (default 3) sign the ledger once the block holding message
+ * `signedMessages` (default: all) is appended; later blocks are not yet covered (a live ledger).
+ */
+export async function buildLedger(dir: string, o: { messages: number; perBlock?: number; treeHeads?: number; signedMessages?: number }): Promise<LedgerFixture> {
   const now = Date.now()
   const replicas = [0, 1, 2, 3].map(() => ({ identity: crypto.slhDsaShake256f.keygen(), operational: crypto.mlDsa65.keygen() }))
   const service = crypto.mlDsa65.keygen()
@@ -37,6 +45,15 @@ export async function buildLedger(dir: string, o: { messages: number; perBlock?:
   let tip: ChainTip = GENESIS_TIP
   const perBlock = o.perBlock ?? 50
   let blocks = 0
+  let coveredEvents = -1
+  const signAfter = w.setup.length + (o.signedMessages ?? o.messages)
+  const signHeads = async (): Promise<void> => {
+    const th = { treeSize: tip.frontier.size, treeRoot: tip.frontier.root(crypto.sha3_256), time: now + blocks }
+    for (let r = 0; r < (o.treeHeads ?? 3); r++) {
+      await store.appendTreeHead({ ...th, replica: r, signature: crypto.slhDsaShake256f.sign(replicas[r]!.identity.secretKey, treeHeadMessage(th)) })
+    }
+    coveredEvents = th.treeSize
+  }
   for (let i = 0; i < commands.length; i += perBlock) {
     const batch = commands.slice(i, i + perBlock)
     const events: EventEnvelope[] = []
@@ -57,13 +74,9 @@ export async function buildLedger(dir: string, o: { messages: number; perBlock?:
     await store.append(block)
     tip = built.tip
     blocks++
+    if (coveredEvents < 0 && i + perBlock >= signAfter) await signHeads()
   }
-  const size = tip.frontier.size
-  const root = tip.frontier.root(crypto.sha3_256)
-  for (let r = 0; r < (o.treeHeads ?? 3); r++) {
-    const th = { treeSize: size, treeRoot: root, time: now + blocks }
-    await store.appendTreeHead({ ...th, replica: r, signature: crypto.slhDsaShake256f.sign(replicas[r]!.identity.secretKey, treeHeadMessage(th)) })
-  }
+  if (coveredEvents < 0) await signHeads()
   await store.close()
-  return { dir, ledgerDir, genesisFile, genesis, events: size, blocks }
+  return { dir, ledgerDir, genesisFile, genesis, events: tip.frontier.size, blocks, coveredEvents, identitySecretKeys: replicas.map((r) => r.identity.secretKey) }
 }
