@@ -58,6 +58,7 @@ export const limits = {
   signatureBytesMax: 64 * 1024, // SLH-DSA-SHAKE-256f signatures are 49,856 bytes
   storeReadEventsMax: 10_000, // one readEvents() call
   storeOpenSegmentsMax: 32, // read file descriptors kept open
+  storeFollowPollMs: 250, // a read-only follower re-reads the directory at least this often while waiting (fs.watch may miss events)
   // key files (domain/keyfile.ts)
   keyFileBytesMax: 64 * 1024, // a real one is ~1.5 KiB
   keyFilePassphraseLengthMin: 8, // characters, when sealing

@@ -101,7 +101,7 @@ t.test('a flipped byte in the middle is reported with file, offset and height', 
   const dir = tmp()
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const blocks = chain(40, 5)
-  await filled(dir, blocks, 30_000)
+  await filled(dir, blocks, 120_000)
   const sealed = segments(dir)[0]!
   const probe = LedgerReader.open(dir, { hash: sha3 })
   t.equal(probe.height, 39)
