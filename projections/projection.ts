@@ -32,6 +32,11 @@ export type Projection = {
   readonly name: string // 'accounts'; checkpoint table checkpoint_<snake name>
   readonly tables: readonly string[] // owned tables, swapped together on rebuild
   readonly handles: ReadonlySet<EventType>
+  /**
+   * Called once per batch before `apply`, with the events it will get: load into tx.scratch
+   * what `apply` would otherwise read row by row (one query instead of one per thread).
+   */
+  prepare?(events: readonly EventEnvelope[], tx: Tx): void | Promise<void>
   apply(event: EventEnvelope, tx: Tx): void | Promise<void>
   /** Called once per batch before commit: flush what was coalesced in tx.scratch. */
   finish?(tx: Tx): void | Promise<void>

@@ -34,7 +34,7 @@ export type RunnerOptions = {
   readonly log?: (line: string) => void
 }
 
-export const BATCH_EVENTS_DEFAULT = 2000
+export const BATCH_EVENTS_DEFAULT = 5000
 const WAIT_SLICE_MS = 1000 // re-check the head (and report lag) at least this often when idle
 
 export class ProjectionRunner {
@@ -120,6 +120,11 @@ export class ProjectionRunner {
       // the source must hand out a gap-free run: a skipped event would never be applied
       if (e.position !== expected) throw new Error(`event source returned position ${e.position}, expected ${expected}`)
       expected++
+    }
+    for (const p of this.o.projections) {
+      if (p.prepare !== undefined) await p.prepare(events.filter((e) => e.position > cps.get(p.name)! && p.handles.has(e.type as never)), tx)
+    }
+    for (const e of events) {
       for (const p of this.o.projections) {
         if (e.position > cps.get(p.name)! && p.handles.has(e.type as never)) await p.apply(e, tx)
       }

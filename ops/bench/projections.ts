@@ -19,7 +19,7 @@ import { parseOptions, report, type Row } from './common.ts'
 export async function main(args: string[]): Promise<number> {
   const o = parseOptions(args)
   const n = Number(o.get('events') ?? 100_000)
-  const batch = Number(o.get('batch') ?? 2000)
+  const batch = Number(o.get('batch') ?? 5000)
   const auditMessages = Number(o.get('audit-messages') ?? 3000)
   const rows: Row[] = []
 

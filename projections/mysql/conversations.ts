@@ -24,6 +24,20 @@ async function members(tx: Tx, threadId: string): Promise<Members> {
   return m
 }
 
+/** Active members of every thread the batch touches, in one query (before any event applies). */
+async function prefetchMembers(events: readonly EventEnvelope[], tx: Tx): Promise<void> {
+  const ids = [...new Set(events.map((e) => e.payload['threadId']).filter((id): id is string => typeof id === 'string'))]
+    .filter((id) => !tx.scratch.has('members:' + id))
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000)
+    const rows = await tx.query<{ thread_id: string; user_id: string; joined_position: number }>(
+      `SELECT thread_id, user_id, joined_position FROM ${tx.t('memberships')} WHERE thread_id IN (${chunk.map(() => '?').join(', ')}) AND active = 1`, chunk)
+    const byThread = new Map<string, Members>(chunk.map((id) => [id, new Map()]))
+    for (const r of rows) byThread.get(r.thread_id)!.set(r.user_id, Number(r.joined_position))
+    for (const [id, m] of byThread) tx.scratch.set('members:' + id, m)
+  }
+}
+
 function touch(e: EventEnvelope, tx: Tx): void {
   let a = tx.scratch.get('activity') as Activity | undefined
   if (a === undefined) tx.scratch.set('activity', (a = new Map()))
@@ -194,6 +208,7 @@ export const conversationsProjection: Projection = {
   name: 'conversations',
   tables: ['threads', 'memberships', 'thread_visibility', 'read_marks', 'unread_counts', 'messages', 'reactions', 'attachments', 'mls_commits'],
   handles: new Set(Object.keys(handlers) as EventType[]),
+  prepare: prefetchMembers,
   apply(event, tx) {
     return handlers[event.type as EventType]?.(event, tx)
   },
