@@ -77,12 +77,13 @@ export async function main(args: string[]): Promise<number> {
   const opts = parseOptions(args)
   const seconds = Number(opts.get('seconds') ?? 5)
   const saturationCount = Number(opts.get('saturation') ?? 6000)
+  const treeHeadIntervalMs = Number(opts.get('tree-head-ms') ?? 2000)
   const rates = [100, 200, 500, 1000]
   const dir = mkdtempSync(join(tmpdir(), 'zixt-bench-consensus-'))
   process.stdout.write(`consensus bench: data in ${dir}; pre-signing commands…\n`)
   const suspicions: string[] = []
   const cluster = await startCluster({
-    dataDir: dir, replica: { viewTimeoutMs: 3000 }, treeHeadIntervalMs: 2000,
+    dataDir: dir, replica: { viewTimeoutMs: 3000 }, treeHeadIntervalMs,
     onLog: (i, l) => { if (l.includes('suspecting') || l.includes('differs')) suspicions.push(`${i}: ${l}`) },
   })
   const client = cluster.client({ retransmitMs: 3000, deadlineMs: 120_000 })
@@ -110,7 +111,7 @@ export async function main(args: string[]): Promise<number> {
       `view changes during the run: ${suspicions.length === 0 ? 'none' : suspicions.slice(0, 5).join(' | ')}`,
     ]
     const withBound = rows.map((r) => ({ ...r, 'vs verify bound': (r['commits/s'] as number) / bound }))
-    report('consensus', withBound, { options: { seconds, saturationCount, rates, tVerifyMs: tVerify, verifyBoundPerSec: bound }, notes })
+    report('consensus', withBound, { options: { seconds, saturationCount, treeHeadIntervalMs, rates, tVerifyMs: tVerify, verifyBoundPerSec: bound }, notes })
     return 0
   } finally {
     client.close()
