@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, normalize } from 'node:path'
 import cookie from '@fastify/cookie'
 import websocket from '@fastify/websocket'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { type AppDeps, Ctx } from './context.ts'
 import { toHttpError, webError, WebError } from './httpErrors.ts'
 import { adminRoutes } from './routes/admin.ts'
@@ -37,6 +37,13 @@ async function checkCsrf(ctx: Ctx, req: FastifyRequest): Promise<void> {
   if (expected === undefined || expected !== header) throw webError(WebError.csrf, 'X-CSRF-Token does not match')
 }
 
+function sendError(ctx: Ctx, reply: FastifyReply, err: unknown): void {
+  const h = toHttpError(err)
+  if (h.status >= 500 && h.status !== 503) ctx.log(`web: internal error: ${(err as Error)?.stack ?? String(err)}`)
+  if (h.retryAfterS !== undefined) reply.header('retry-after', String(h.retryAfterS))
+  void reply.status(h.status).send(h.body)
+}
+
 export type ServerOptions = { readonly https?: { readonly key: Buffer; readonly cert: Buffer } }
 
 export async function buildApp(deps: AppDeps, server: ServerOptions = {}): Promise<FastifyInstance & { hub: LiveHub }> {
@@ -47,6 +54,23 @@ export async function buildApp(deps: AppDeps, server: ServerOptions = {}): Promi
     trustProxy: false,
     ...(server.https === undefined ? {} : { https: { ...server.https, minVersion: 'TLSv1.3' as const } }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, useDefaults: false } },
+    // Errors raised before routing (a URL that does not decode, …) get the catalog's shape too.
+    frameworkErrors: (err, _req, reply) => sendError(ctx, reply, err),
+    // A request the HTTP parser refuses never reaches Fastify: answer in the catalog's shape.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy()
+      const body = JSON.stringify({ error: { code: 'ZIXT_ERR_SCHEMA', message: `bad HTTP request (${(err as { code?: string }).code ?? 'parse error'})` } })
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    },
+  })
+  // Closed shapes everywhere (docs/api.md): a route without a declared query string takes
+  // none, and a POST without a declared body takes exactly {} — an unknown field is a 400.
+  app.addHook('onRoute', (route) => {
+    const schema = (route.schema ??= {}) as { querystring?: unknown; body?: unknown }
+    schema.querystring ??= { type: 'object', additionalProperties: false, properties: {} }
+    if (route.method === 'POST' || (Array.isArray(route.method) && route.method.includes('POST'))) {
+      schema.body ??= { type: 'object', additionalProperties: false, properties: {} }
+    }
   })
   await app.register(cookie)
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
@@ -66,12 +90,7 @@ export async function buildApp(deps: AppDeps, server: ServerOptions = {}): Promi
     if (STATE_CHANGING.has(req.method) && req.url.startsWith('/api/')) await checkCsrf(ctx, req)
   })
 
-  app.setErrorHandler((err, _req, reply) => {
-    const h = toHttpError(err)
-    if (h.status >= 500 && h.status !== 503) ctx.log(`web: internal error: ${(err as Error)?.stack ?? String(err)}`)
-    if (h.retryAfterS !== undefined) reply.header('retry-after', String(h.retryAfterS))
-    void reply.status(h.status).send(h.body)
-  })
+  app.setErrorHandler((err, _req, reply) => sendError(ctx, reply, err))
 
   const sub = deps.subscriber ?? deps.redis.duplicate()
   const hub = new LiveHub(ctx, sub)

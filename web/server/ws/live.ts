@@ -226,7 +226,13 @@ export function liveRoutes(app: FastifyInstance, ctx: Ctx, hub: LiveHub): void {
       try {
         m = JSON.parse(data.toString('utf8')) as typeof m
       } catch {
+        if (conn === null) return socket.close(4001, 'auth first')
         return socket.send(JSON.stringify({ type: 'error', code: 'ZIXT_ERR_SCHEMA', message: 'not JSON' }))
+      }
+      // null, arrays and scalars are valid JSON but no message: refuse them like any unknown one
+      if (typeof m !== 'object' || m === null || Array.isArray(m)) {
+        if (conn === null) return socket.close(4001, 'auth first')
+        return socket.send(JSON.stringify({ type: 'error', code: 'ZIXT_ERR_SCHEMA', message: 'a message is a JSON object' }))
       }
       if (conn !== null) return void hub.clientMessage(conn, m as object).catch((e) => ctx.log(`ws: ${(e as Error).message}`))
       if (m.type !== 'auth' || typeof m.ticket !== 'string' || authing) return socket.close(4001, 'auth first')
