@@ -33,6 +33,7 @@ export const limits = {
   threadNameBytesMax: 16 * 1024, // encrypted thread name ciphertext (may be an MLS message: ≥ 4.7 kB)
   backupCodesCommitmentBytes: 32,
   keysPerRotationCommandMax: 128,
+  rotationCandidatesMax: 100_000, // device keys one rotation run considers
   // edit/delete/react only reach recent messages: the ledger state keeps an index of the
   // messages posted in this window (at most threadRecentMessagesMax per thread), so
   // memory stays bounded per thread however long it lives.

@@ -1,21 +1,22 @@
 // `npx zixt admin create --username U --email E [--data DIR] [--password-file F]`: the first
 // administrator. Writes the admin's key file (identity + device keys, sealed with the
 // password), submits the service-signed BootstrapAdmin and the identity-signed AddDevice
-// for that device to the running cluster (start it with `npm start` first), and stores the
-// password verifier and e-mail data key in the web store.
+// for that device to the running system's cluster (data/system.json, written by `npm start`;
+// start it first), and stores the password verifier and e-mail data key in that system's
+// web store.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline/promises'
-import { clusterClient, initCluster } from '../consensus/cluster.ts'
 import { commandBytes, createCommand, signCommand } from '../domain/command.ts'
 import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
 import { fromBase64url, toBase64url } from '../domain/encoding.ts'
 import { signDeviceCertificate } from '../domain/identity.ts'
 import { keyFileToJson, newUserKeys, sealKeyFile } from '../domain/keyfile.ts'
-import { mysqlPool } from '../projections/db.ts'
 import { buildCommand } from '../web/client/core/api/commands.ts'
 import { encryptEmail, defaultPasswordCost, makeVerifier } from '../web/server/secrets.ts'
 import { migrateWeb, WebStore } from '../web/server/store.ts'
+import { operatorContext } from './operator.ts'
+import { runningSystem, systemFilePath } from './systemFile.ts'
 
 async function password(args: string[]): Promise<string> {
   const i = args.indexOf('--password-file')
@@ -39,17 +40,21 @@ export async function main(args: string[]): Promise<number> {
   const username = flag('username')!
   const email = flag('email')!
   const dataDir = resolve(flag('data') ?? process.env['ZIXT_DATA'] ?? './data')
+  const sys = runningSystem(dataDir)
+  if (sys === null) {
+    process.stderr.write(`admin: no running system on ${dataDir} (${systemFilePath(dataDir)} is missing or stale): start it with \`npm start\` first\n`)
+    return 1
+  }
   const pw = await password(args)
   if ([...pw].length < 10) { process.stderr.write('admin: the password needs at least 10 characters\n'); return 2 }
   const keyFile = join(dataDir, `admin-${username}.zixtkey.json`)
   if (existsSync(keyFile)) { process.stderr.write(`admin: ${keyFile} exists; not overwriting\n`); return 1 }
-  const genesis = await initCluster(dataDir)
   const service = JSON.parse(readFileSync(join(dataDir, 'service-key.json'), 'utf8')) as { keyId: string; secretKey: string }
   const keys = newUserKeys(crypto, username)
   const dataKey = crypto.randomBytes(32)
   const encryptedEmail = encryptEmail(dataKey, email, crypto)
-  const client = clusterClient(dataDir, genesis)
-  const db = mysqlPool(process.env['ZIXT_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/zixt', 2)
+  const ctx = await operatorContext(dataDir, sys)
+  const { client, db } = ctx
   try {
     const boot = createCommand({
       type: 'BootstrapAdmin', author: service.keyId, signer: 'service', keyId: service.keyId,
@@ -68,7 +73,6 @@ export async function main(args: string[]): Promise<number> {
     process.stdout.write(`admin '${username}' created (user ${keys.userId}); key file ${keyFile} (passphrase = the password): import it in the browser to log in\n`)
     return 0
   } finally {
-    client.close()
-    await db.end()
+    await ctx.close()
   }
 }

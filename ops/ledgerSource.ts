@@ -1,9 +1,12 @@
 // Where the ledger is: a cluster data folder (genesis.cbor, replica-<i>/ledger/) or a
-// ledger folder itself; and an EventSource over a LedgerStore for the projections.
+// ledger folder itself; and the one EventSource the projections read the ledger
+// through — over a LedgerReader (following a ledger a running replica owns: no
+// lock, no writes) or over a LedgerStore this process owns.
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { nativeCrypto } from '../domain/crypto/native.ts'
 import type { EventEnvelope } from '../domain/ledger/envelope.ts'
+import { LedgerReader } from '../consensus/store/ledgerReader.ts'
 import { LedgerStore } from '../consensus/store/ledgerStore.ts'
 import type { EventSource } from '../projections/eventSource.ts'
 
@@ -25,10 +28,30 @@ export function openLedger(dir: string, allowCorrupt = false): Promise<LedgerSto
   return LedgerStore.open(dir, { hash: nativeCrypto.sha3_256, allowCorrupt })
 }
 
-export function storeEventSource(store: LedgerStore): EventSource {
+/** Follows a ledger directory read-only, beside the replica that writes it. */
+export function openLedgerReader(dir: string): LedgerReader {
+  return LedgerReader.open(dir, { hash: nativeCrypto.sha3_256 })
+}
+
+/** What the adapter needs; LedgerStore and LedgerReader both have it. */
+export type FollowedLedger = {
+  readonly eventCount: number
+  readEvents(fromPosition: number, limit: number): EventEnvelope[]
+  waitForEvents(position: number, signal?: AbortSignal): Promise<void>
+}
+
+export function ledgerEventSource(ledger: FollowedLedger | LedgerReader): EventSource {
+  // a reader learns of new records when asked: reading at its end re-reads only the new bytes
+  const refresh = (): void => { if (ledger instanceof LedgerReader) ledger.refresh() }
   return {
-    read: (from: number, limit: number): EventEnvelope[] => (from >= store.eventCount ? [] : store.readEvents(from, limit)),
-    wait: (position: number, signal: AbortSignal) => store.waitForEvents(position, signal),
-    head: () => store.eventCount,
+    read: (from: number, limit: number): EventEnvelope[] => {
+      if (from >= ledger.eventCount) refresh()
+      return from >= ledger.eventCount ? [] : ledger.readEvents(from, limit)
+    },
+    wait: (position: number, signal: AbortSignal) => ledger.waitForEvents(position, signal),
+    head: () => {
+      refresh()
+      return ledger.eventCount
+    },
   }
 }

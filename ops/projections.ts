@@ -6,7 +6,7 @@ import { mysqlProjections } from '../projections/mysql/index.ts'
 import { rebuild, type RebuildProgress } from '../projections/rebuild.ts'
 import { rebuildUnread } from '../projections/redis/unread.ts'
 import { ProjectionRunner } from '../projections/runner.ts'
-import { ledgerPaths, openLedger, storeEventSource } from './ledgerSource.ts'
+import { ledgerEventSource, ledgerPaths, openLedgerReader } from './ledgerSource.ts'
 
 const USAGE = `usage: zixt projections run|status|rebuild [NAME] [--data DIR] [--replica I] [--mysql URL] [--redis URL] [--redis-prefix P]
   NAME: ${mysqlProjections.map((p) => p.name).join(', ')}, unread (default: all)
@@ -51,8 +51,8 @@ export async function main(args: string[]): Promise<number> {
     await conn.end()
   }
   const paths = ledgerPaths(flags.get('data') ?? process.env['ZIXT_DATA'] ?? './data', { replica: flags.has('replica') ? Number(flags.get('replica')) : undefined })
-  const store = await openLedger(paths.ledgerDir)
-  const source = storeEventSource(store)
+  const store = openLedgerReader(paths.ledgerDir) // read-only: works beside the running replica that owns the ledger
+  const source = ledgerEventSource(store)
   const connect = () => connectMysql(url)
   try {
     if (cmd === 'rebuild') {
@@ -91,7 +91,7 @@ export async function main(args: string[]): Promise<number> {
     await runner.close()
     return 0
   } finally {
-    await store.close()
+    store.close()
     redis.disconnect()
   }
 }

@@ -1,64 +1,98 @@
 // The key rotation job: device keys older than 30 days → service-signed MarkKeyRotationDue
 // (clients learn it over ws and in /api/session); older than 90 days → ExpireKeys.
 // Runs from a node-cron schedule inside `npm start` (ZIXT_ROTATION_CRON) and once as
-// `npx zixt rotate-keys`. Replica operational keys: RotateReplicaKey must be signed by the
-// replica's identity key, which only the replica holds; consensus offers no API for it yet,
-// so this job reports replica keys that are due (see the report at the end).
-import { createCommand, signCommand } from '../domain/command.ts'
+// `npx zixt rotate-keys`, both through rotateKeys(). Replica operational keys:
+// RotateReplicaKey must be signed by the replica's identity key, which only the replica
+// holds; consensus offers no API for it yet, so this job does not rotate them.
+import { readServiceKey } from '../consensus/cluster.ts'
+import type { CommandResult } from '../consensus/app.ts'
+import { commandBytes, createCommand, signCommand, type SignedDomainCommand } from '../domain/command.ts'
 import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
 import { ZixtError } from '../domain/errors.ts'
 import { limits } from '../domain/limits.ts'
-import type { Ingest } from '../ingest/submit.ts'
 import type { ReadModel } from '../web/server/readModel.ts'
 
 export type RotationDeps = {
-  readonly read: ReadModel
-  readonly ingest: Ingest
+  readonly read: Pick<ReadModel, 'devicesIssuedBefore'>
+  /** Hands a service-signed command to consensus (ingest inside `npm start`, the consensus client from the CLI). */
+  readonly submit: (signed: SignedDomainCommand) => Promise<CommandResult>
+  /** Block time of the ledger event at `position` (the domain ages keys by it). */
+  readonly eventTime: (position: number) => number | null
   readonly serviceKey: { keyId: string; secretKey: Uint8Array }
-  readonly now: number
+  readonly now: number // also the commands' time: consensus accepts them only near its block time
   readonly log: (line: string) => void
 }
 
-export type RotationReport = { readonly markedDue: number; readonly expired: number }
+export type RotationReport = { readonly markedDue: number; readonly expired: number; readonly rejected: number }
+type KeyRef = { userId: string; deviceId: string; keyVersion: number }
 
-async function submitBatch(d: RotationDeps, type: 'MarkKeyRotationDue' | 'ExpireKeys', keys: { userId: string; deviceId: string; keyVersion: number }[]): Promise<number> {
+async function submitBatch(d: RotationDeps, type: 'MarkKeyRotationDue' | 'ExpireKeys', keys: KeyRef[]): Promise<{ done: number; rejected: number }> {
   let done = 0
+  let rejected = 0
   for (let i = 0; i < keys.length; i += limits.keysPerRotationCommandMax) {
     const batch = keys.slice(i, i + limits.keysPerRotationCommandMax)
     const command = createCommand({ type, author: d.serviceKey.keyId, signer: 'service', keyId: d.serviceKey.keyId, payload: { keys: batch } }, d.now, crypto)
     try {
-      const r = await d.ingest.submit(signCommand(command, d.serviceKey.secretKey, 'service', crypto))
+      const r = await d.submit(signCommand(command, d.serviceKey.secretKey, 'service', crypto))
       if (r.kind === 'committed') done += r.events.length
-      else d.log(`rotate-keys: ${type} rejected: ${r.code} ${r.reason}`)
+      else { rejected++; d.log(`rotate-keys: ${type} rejected: ${r.code} ${r.reason}`) }
     } catch (e) {
+      rejected++
       d.log(`rotate-keys: ${type}: ${e instanceof ZixtError ? `${e.code} ${e.message}` : (e as Error).message}`)
     }
   }
-  return done
+  return { done, rejected }
+}
+
+/** Which keys are due or expired at `now`, by the block time of the event that installed each key. */
+export async function selectKeys(d: Pick<RotationDeps, 'read' | 'eventTime' | 'now'>): Promise<{ due: KeyRef[]; expire: KeyRef[] }> {
+  // a certificate may be dated up to commandSkewMs after its block: widen the query by that much
+  const old = await d.read.devicesIssuedBefore(d.now - limits.deviceKeyRotationDueMs + limits.commandSkewMs, limits.rotationCandidatesMax)
+  const due: KeyRef[] = []
+  const expire: KeyRef[] = []
+  for (const x of old) {
+    const created = d.eventTime(x.keyAddedPosition)
+    if (created === null) continue // the read model is ahead of the ledger copy we read: next run
+    const key = { userId: x.userId, deviceId: x.deviceId, keyVersion: x.keyVersion }
+    if (d.now - created >= limits.deviceKeyExpiryMs) expire.push(key)
+    else if (d.now - created >= limits.deviceKeyRotationDueMs && !x.rotationDue) due.push(key)
+  }
+  return { due, expire }
 }
 
 export async function rotateKeys(d: RotationDeps): Promise<RotationReport> {
-  const old = await d.read.devicesIssuedBefore(d.now - limits.deviceKeyRotationDueMs, 100_000)
-  const expire = old.filter((x) => x.issuedAt < d.now - limits.deviceKeyExpiryMs)
-  const due = old.filter((x) => x.issuedAt >= d.now - limits.deviceKeyExpiryMs && !x.rotationDue)
-  const key = (x: (typeof old)[number]) => ({ userId: x.userId, deviceId: x.deviceId, keyVersion: x.keyVersion })
-  const markedDue = due.length === 0 ? 0 : await submitBatch(d, 'MarkKeyRotationDue', due.map(key))
-  const expired = expire.length === 0 ? 0 : await submitBatch(d, 'ExpireKeys', expire.map(key))
-  d.log(`rotate-keys: ${markedDue} device key(s) marked due, ${expired} expired`)
-  return { markedDue, expired }
+  const { due, expire } = await selectKeys(d)
+  const a = due.length === 0 ? { done: 0, rejected: 0 } : await submitBatch(d, 'MarkKeyRotationDue', due)
+  const b = expire.length === 0 ? { done: 0, rejected: 0 } : await submitBatch(d, 'ExpireKeys', expire)
+  d.log(`rotate-keys: ${a.done} device key(s) marked due, ${b.done} expired${a.rejected + b.rejected > 0 ? `, ${a.rejected + b.rejected} batch(es) rejected` : ''}`)
+  return { markedDue: a.done, expired: b.done, rejected: a.rejected + b.rejected }
 }
 
+const USAGE = 'usage: zixt rotate-keys [--data DIR]   (against the system `npm start` runs on DIR; without one, starts the cluster for the run)'
+
+/**
+ * `npx zixt rotate-keys`: against the running system (data/system.json) it submits through
+ * the consensus client with the service key and reads that system's read model. With no
+ * system running it starts what the job needs — the 4 replicas and a projection catch-up —
+ * runs once and stops them again.
+ */
 export async function main(args: string[]): Promise<number> {
-  const { startSystem } = await import('./start.ts')
+  if (args.includes('--help')) { process.stdout.write(USAGE + '\n'); return 0 }
   const i = args.indexOf('--data')
-  const sys = await startSystem({
-    dataDir: i >= 0 ? args[i + 1]! : process.env['ZIXT_DATA'] ?? './data', port: 0,
-    mysqlUrl: process.env['ZIXT_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/zixt', redisPrefix: process.env['ZIXT_REDIS_PREFIX'] ?? 'zixt:',
-  })
+  const dataDir = i >= 0 ? args[i + 1]! : process.env['ZIXT_DATA'] ?? './data'
+  const log = (l: string): void => { process.stdout.write(`${l}\n`) }
+  const { runningSystem } = await import('./systemFile.ts')
+  const sys = runningSystem(dataDir)
+  const { operatorContext, standaloneContext } = await import('./operator.ts')
+  const ctx = sys !== null ? await operatorContext(dataDir, sys) : await standaloneContext(dataDir, log)
   try {
-    await rotateKeys({ read: sys.read, ingest: sys.ingest, serviceKey: sys.serviceKey, now: Date.now(), log: (l) => process.stdout.write(`${l}\n`) })
-    return 0
+    const r = await rotateKeys({
+      read: ctx.read, serviceKey: readServiceKey(dataDir), now: Date.now(), log,
+      eventTime: ctx.eventTime,
+      submit: async (signed) => ctx.client.submit(commandBytes(signed)),
+    })
+    return r.rejected > 0 ? 1 : 0
   } finally {
-    await sys.stop()
+    await ctx.close()
   }
 }

@@ -1,20 +1,18 @@
 // `npm start` / `npx zixt start`: the whole system on this machine — services, a 4-replica
 // cluster, ingest, the projection runner and the web server. All wiring lives in
 // startSystem() so tests and benchmarks bring up exactly what users run.
-import { existsSync, mkdirSync, openSync, readdirSync, readSync, closeSync, statSync, writeSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Redis } from 'ioredis'
 import cron from 'node-cron'
 import { startCluster, type RunningCluster } from '../consensus/cluster.ts'
-import { LedgerStore } from '../consensus/store/ledgerStore.ts'
+import type { LedgerReader } from '../consensus/store/ledgerReader.ts'
 import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
-import type { EventEnvelope } from '../domain/ledger/envelope.ts'
 import { inProcessBus } from '../ingest/bus/inProcess.ts'
 import { relayBus } from '../ingest/bus/relay.ts'
 import type { CommandBus } from '../ingest/bus/types.ts'
 import { createIngest, type Ingest } from '../ingest/submit.ts'
 import { connectMysql, mysqlPool } from '../projections/db.ts'
-import type { EventSource } from '../projections/eventSource.ts'
 import { migrate } from '../projections/migrate.ts'
 import { mysqlProjections } from '../projections/mysql/index.ts'
 import { ProjectionRunner } from '../projections/runner.ts'
@@ -23,76 +21,11 @@ import type { WebConfig } from '../web/server/context.ts'
 import { logMailer, smtpMailer, type Mailer } from '../web/server/mailer.ts'
 import { ReadModel } from '../web/server/readModel.ts'
 import { migrateWeb } from '../web/server/store.ts'
+import { ledgerEventSource, ledgerPaths, openLedgerReader } from './ledgerSource.ts'
+import { eventTimeFrom } from './operator.ts'
+import { rotateKeys, type RotationReport } from './rotateKeys.ts'
 import { ensureServices } from './services.ts'
-
-/**
- * Committed events of a replica's ledger, read from another process. The replica holds its
- * store's lock, and opening a store may truncate a torn tail, so this mirrors the
- * append-only segment files (only new bytes) into its own folder and reads the mirror.
- * TODO(consensus): a follow API over the replica channel would replace this.
- */
-export class LedgerMirrorSource implements EventSource {
-  readonly src: string
-  readonly dir: string
-  #store: LedgerStore | null = null
-  #lastSync = 0
-  #syncing: Promise<void> | null = null
-  constructor(srcLedgerDir: string, mirrorDir: string) {
-    this.src = srcLedgerDir
-    this.dir = mirrorDir
-    mkdirSync(mirrorDir, { recursive: true })
-  }
-  #copyNewBytes(): boolean {
-    let changed = false
-    for (const f of readdirSync(this.src).filter((n) => n.endsWith('.seg')).sort()) {
-      const from = join(this.src, f)
-      const to = join(this.dir, f)
-      const have = existsSync(to) ? statSync(to).size : 0
-      const size = statSync(from).size
-      if (size <= have) continue
-      const buf = Buffer.alloc(size - have)
-      const fd = openSync(from, 'r')
-      const got = readSync(fd, buf, 0, buf.length, have)
-      closeSync(fd)
-      const out = openSync(to, 'a')
-      writeSync(out, buf, 0, got)
-      closeSync(out)
-      changed = true
-    }
-    return changed
-  }
-  async sync(force = false): Promise<void> {
-    if (!force && Date.now() - this.#lastSync < 20) return
-    if (this.#syncing !== null) return this.#syncing
-    this.#syncing = (async () => {
-      this.#lastSync = Date.now()
-      if (!this.#copyNewBytes() && this.#store !== null) return
-      await this.#store?.close()
-      this.#store = await LedgerStore.open(this.dir, { hash: crypto.sha3_256 })
-    })().finally(() => { this.#syncing = null })
-    return this.#syncing
-  }
-  async read(fromPosition: number, limit: number): Promise<EventEnvelope[]> {
-    await this.sync()
-    const s = this.#store!
-    return fromPosition < s.eventCount ? s.readEvents(fromPosition, Math.min(limit, 10_000)) : []
-  }
-  async head(): Promise<number> {
-    await this.sync()
-    return this.#store!.eventCount
-  }
-  async wait(position: number, signal: AbortSignal): Promise<void> {
-    for (let i = 0; i < 1_000_000 && !signal.aborted; i++) {
-      await this.sync(true)
-      if (this.#store!.eventCount > position) return
-      await new Promise((r) => setTimeout(r, 15))
-    }
-  }
-  async close(): Promise<void> {
-    await this.#store?.close()
-    this.#store = null
-  }
-}
+import { removeSystemFile, runningSystem, writeSystemFile } from './systemFile.ts'
 
 export type SystemOptions = {
   readonly dataDir: string
@@ -121,6 +54,10 @@ export type RunningSystem = {
   readonly read: ReadModel
   readonly redis: Redis
   readonly serviceKey: { keyId: string; secretKey: Uint8Array; publicKey: Uint8Array }
+  /** Read-only follower of replica 0's ledger (what the projections read). */
+  readonly ledger: LedgerReader
+  /** The key rotation job once, as of `now` (the cron calls it with the clock). */
+  rotateKeys(now: number, log?: (line: string) => void): Promise<RotationReport>
   stop(): Promise<void>
 }
 
@@ -128,14 +65,18 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
   if (o.services !== false) await ensureServices(log)
   const dataDir = resolve(o.dataDir)
+  const other = runningSystem(dataDir)
+  if (other !== null) throw new Error(`a system already runs on ${dataDir} (pid ${other.pid}, ${other.urls[0] ?? ''}); stop it first`)
   const cluster = await startCluster({ dataDir, onLog: (i, l) => { if (/error|fatal/i.test(l)) log(`replica ${i}: ${l}`) } })
   const conn = await connectMysql(o.mysqlUrl)
   await migrate(conn)
   await conn.end()
   const db = mysqlPool(o.mysqlUrl, 10)
   await migrateWeb(db)
-  const redis = new Redis(o.redisUrl ?? 'redis://127.0.0.1:6379', { lazyConnect: false, maxRetriesPerRequest: 3 })
-  const source = new LedgerMirrorSource(join(dataDir, 'replica-0', 'ledger'), join(dataDir, 'projection-mirror'))
+  const redisUrl = o.redisUrl ?? 'redis://127.0.0.1:6379'
+  const redis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
+  const ledger = openLedgerReader(ledgerPaths(dataDir).ledgerDir) // replica 0 owns it: follow it read-only
+  const source = ledgerEventSource(ledger)
   const runner = new ProjectionRunner({ source, connect: () => connectMysql(o.mysqlUrl), projections: mysqlProjections, redis, redisPrefix: o.redisPrefix, log })
   const abort = new AbortController()
   const running = runner.run(abort.signal)
@@ -177,14 +118,18 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     apps.push(app)
     urls.push(url)
   }
+  writeSystemFile({ pid: process.pid, startedAt: Date.now(), dataDir, urls, mysqlUrl: o.mysqlUrl, redisUrl, redisPrefix: o.redisPrefix, replicas: cluster.addresses })
+  const eventTime = eventTimeFrom(ledger)
   return {
-    urls, apps, cluster, ingest, bus, read, redis, serviceKey,
+    urls, apps, cluster, ingest, bus, read, redis, serviceKey, ledger,
+    rotateKeys: (now, log2 = log) => rotateKeys({ read, serviceKey, now, log: log2, eventTime, submit: (signed) => ingest.submit(signed) }),
     async stop() {
+      removeSystemFile(dataDir)
       for (const a of apps) await a.close()
       abort.abort()
       await running.catch(() => {})
       await runner.close()
-      await source.close()
+      ledger.close()
       client.close()
       mailer.close()
       await cluster.stop()
@@ -221,10 +166,8 @@ export async function main(args: string[]): Promise<number> {
     config: process.env['ZIXT_PUBLIC_URL'] ? { origin: process.env['ZIXT_PUBLIC_URL'], publicUrl: process.env['ZIXT_PUBLIC_URL'] } : undefined,
   })
   const schedule = process.env['ZIXT_ROTATION_CRON'] ?? '17 3 * * *'
-  const { rotateKeys } = await import('./rotateKeys.ts')
   const job = cron.schedule(schedule, () => {
-    void rotateKeys({ read: sys.read, ingest: sys.ingest, serviceKey: sys.serviceKey, now: Date.now(), log: (l) => process.stdout.write(`${l}\n`) })
-      .catch((e) => process.stderr.write(`rotate-keys: ${(e as Error).message}\n`))
+    void sys.rotateKeys(Date.now(), (l) => process.stdout.write(`${l}\n`)).catch((e) => process.stderr.write(`rotate-keys: ${(e as Error).message}\n`))
   })
   process.stdout.write(`Zixt is running: ${sys.urls[0]}\n(data in ${resolve(dataDir)}; key rotation cron '${schedule}'; Ctrl-C stops)\n`)
   await new Promise<void>((res) => {

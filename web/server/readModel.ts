@@ -128,9 +128,16 @@ export class ReadModel {
   async devices(userId: string): Promise<RmDevice[]> {
     return (await this.#rows(`${DEVICE_SQL} WHERE d.user_id = ? ORDER BY d.added_position`, [userId])).map(device)
   }
-  /** Active devices whose current key was issued before `issuedBefore` (rotation job). */
-  async devicesIssuedBefore(issuedBefore: number, limit: number): Promise<RmDevice[]> {
-    return (await this.#rows(`${DEVICE_SQL} WHERE d.revoked = 0 AND d.expired = 0 AND d.issued_at < ? ORDER BY d.issued_at LIMIT ?`, [issuedBefore, limit])).map(device)
+  /**
+   * Active devices whose current key's certificate was issued before `issuedBefore` (rotation
+   * job), with the ledger position of the event that installed the key: the domain ages a key
+   * by that event's block time, which the certificate's issuedAt may precede by any amount.
+   */
+  async devicesIssuedBefore(issuedBefore: number, limit: number): Promise<(RmDevice & { keyAddedPosition: number })[]> {
+    const rows = await this.#rows(`SELECT d.*, k.certificate, k.added_position AS key_added_position FROM devices d
+      JOIN device_keys k ON k.device_id = d.device_id AND k.key_version = d.key_version
+      WHERE d.revoked = 0 AND d.expired = 0 AND d.issued_at < ? ORDER BY d.issued_at LIMIT ?`, [issuedBefore, limit])
+    return rows.map((r) => ({ ...device(r), keyAddedPosition: n(r['key_added_position']) }))
   }
   async thread(threadId: string): Promise<RmThread | null> {
     const r = await this.#rows('SELECT * FROM threads WHERE thread_id = ?', [threadId])
