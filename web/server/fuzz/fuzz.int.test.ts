@@ -267,3 +267,64 @@ t.test('fuzz: invalid requests never 500 and leave no trace', async (t) => {
   t.same(after.redis, beforeNoPresence.redis, 'every Redis key of the prefix is unchanged (rate-limit and back-off counters aside)')
   t.same(after.files, before.files, 'no blob and no temp file was left')
 })
+
+// Every rejection path a user can reach, with the status and code docs/api.md promises.
+// Written out by hand (not derived from httpErrors.ts), so a wrong catalog entry fails here.
+t.test('rejection table: each path answers its documented status and code', async (t) => {
+  const lf = await s.sys.redis.keys(`${s.prefix}lf:*`) // the fuzz's failed logins: start as from a fresh address
+  if (lf.length > 0) await s.sys.redis.del(...lf)
+  const alice = await s.register('rosa')
+  const bob = await s.register('ravi')
+  const unverified = await s.register('uma', { verify: false })
+  const threadId = randomId(crypto)
+  await alice.api.submit(buildCommand('CreateThread', { threadId, groupId: randomId(crypto, 32), encryptedName: 'AAAA', members: [bob.userId] }, alice.keys, Date.now(), crypto))
+  const posted = buildCommand('PostMessage', { threadId, epoch: 0, ciphertext: 'AAAA', attachments: [] }, alice.keys, Date.now(), crypto)
+  await alice.api.submit(posted)
+  const auth = (u: TestUser) => ({ cookie: u.api.cookieHeader(), 'x-csrf-token': u.api.csrfToken!, 'content-type': 'application/json' })
+  const post = (u: TestUser | null, path: string, body: unknown, extra: Record<string, string> = {}) =>
+    rawRequest(s.url, 'POST', path, { headers: { ...(u === null ? { cookie: `zixt_csrf=${'c'.repeat(43)}`, 'x-csrf-token': 'c'.repeat(43), 'content-type': 'application/json' } : auth(u)), ...extra }, body: JSON.stringify(body) })
+  const get = (u: TestUser | null, path: string) => rawRequest(s.url, 'GET', path, { headers: u === null ? {} : { cookie: u.api.cookieHeader() } })
+  const cmd = (u: TestUser, type: Parameters<typeof buildCommand>[0], payload: object) => post(u, '/api/commands', { command: buildCommand(type, payload as never, u.keys, Date.now(), crypto) })
+  const { challenge } = await bob.api.loginChallenge('ravi')
+  const signature = signLoginChallenge({ challenge, username: 'ravi', userId: bob.userId, deviceId: bob.deviceId }, bob.keys.device.secretKey, crypto)
+  const loginBody = { username: 'ravi', password, deviceId: bob.deviceId, challenge, signature }
+  const before = await s.sys.read.position()
+
+  const table: [string, number, string, () => Promise<RawResponse>][] = [
+    ['unknown field', 400, 'ZIXT_ERR_SCHEMA', () => post(null, '/api/register/begin', { email: 'a@b.c', x: 1 })],
+    ['wrong type', 400, 'ZIXT_ERR_SCHEMA', () => post(null, '/api/login/challenge', { username: 7 })],
+    ['bad signature', 400, 'ZIXT_ERR_BAD_SIGNATURE', async () => { const c = buildCommand('PostMessage', { threadId, epoch: 0, ciphertext: 'AAAA', attachments: [] }, alice.keys, Date.now(), crypto); return post(alice, '/api/commands', { command: { ...c, command: { ...c.command, payload: { ...c.command.payload, ciphertext: 'BBBB' } } } }) }],
+    ['clock skew', 400, 'ZIXT_ERR_CLOCK_SKEW', () => post(alice, '/api/commands', { command: buildCommand('PostMessage', { threadId, epoch: 0, ciphertext: 'AAAA', attachments: [] }, alice.keys, Date.now() - 3_600_000, crypto) })],
+    ['weak password', 400, 'ZIXT_ERR_PASSWORD_WEAK', () => post(null, '/api/register/complete', { registrationId: 'AAAA', password: 'short', command: {} })],
+    ['bad verify token', 400, 'ZIXT_ERR_VERIFY_TOKEN_INVALID', () => post(null, '/api/email/verify', { token: 'A'.repeat(43) })],
+    ['TOTP code without enrolment', 404, 'ZIXT_ERR_NO_PENDING_TOTP', () => post(alice, '/api/totp/confirm', { code: '123456', command: {} })],
+    ['backup codes without begin', 404, 'ZIXT_ERR_NO_PENDING_CODES', () => post(alice, '/api/backup-codes/complete', { command: {} })],
+    ['registration expired', 404, 'ZIXT_ERR_REGISTRATION_EXPIRED', () => post(null, '/api/register/complete', { registrationId: 'AAAA', password, command: {} })],
+    ['no session', 401, 'ZIXT_ERR_UNAUTHENTICATED', () => get(null, '/api/threads')],
+    ['login: wrong password', 401, 'ZIXT_ERR_LOGIN_FAILED', () => post(null, '/api/login', { ...loginBody, password: 'not the password' })],
+    ['login: replayed challenge', 401, 'ZIXT_ERR_CHALLENGE_INVALID', () => post(null, '/api/login', loginBody)],
+    ['missing CSRF', 403, 'ZIXT_ERR_CSRF', () => rawRequest(s.url, 'POST', '/api/logout', { headers: { cookie: alice.api.cookieHeader(), 'content-type': 'application/json' }, body: '{}' })],
+    ['foreign Origin', 403, 'ZIXT_ERR_ORIGIN', () => post(alice, '/api/logout', {}, { origin: 'https://evil.example' })],
+    ['command of another user', 403, 'ZIXT_ERR_WRONG_SIGNER', () => post(bob, '/api/commands', { command: buildCommand('PostMessage', { threadId, epoch: 0, ciphertext: 'AAAA', attachments: [] }, alice.keys, Date.now(), crypto) })],
+    ['admin command by a user', 403, 'ZIXT_ERR_NOT_ADMIN', () => cmd(bob, 'AdminDisableUser', { userId: alice.userId })],
+    ['read a foreign thread', 403, 'ZIXT_ERR_NOT_MEMBER', () => get(unverified, `/api/threads/${threadId}/messages`)],
+    ['unverified posts', 403, 'ZIXT_ERR_EMAIL_UNVERIFIED', () => cmd(unverified, 'CreateThread', { threadId: randomId(crypto), groupId: randomId(crypto, 32), encryptedName: 'AAAA', members: [] })],
+    ['non-owner adds', 403, 'ZIXT_ERR_NOT_OWNER', () => cmd(bob, 'AddMember', { threadId, userId: unverified.userId })],
+    ['post to a foreign thread', 403, 'ZIXT_ERR_NOT_MEMBER', () => cmd(unverified, 'HideThread', { threadId })],
+    ['unknown thread', 404, 'ZIXT_ERR_THREAD_NOT_FOUND', () => get(alice, `/api/threads/${randomId(crypto)}`)],
+    ['unknown user', 404, 'ZIXT_ERR_USER_NOT_FOUND', () => get(alice, `/api/users/${'A'.repeat(43)}`)],
+    ['unknown blob', 404, 'ZIXT_ERR_BLOB_NOT_FOUND', () => get(alice, `/api/blobs/${'0'.repeat(64)}`)],
+    ['unknown route', 404, 'ZIXT_ERR_NOT_FOUND', () => get(alice, '/api/nope')],
+    ['replayed command', 409, 'ZIXT_ERR_DUPLICATE_COMMAND', () => post(alice, '/api/commands', { command: posted })],
+    ['already verified', 409, 'ZIXT_ERR_ALREADY_VERIFIED', () => post(alice, '/api/email/resend', {})],
+    ['already a member', 409, 'ZIXT_ERR_ALREADY_MEMBER', () => cmd(alice, 'AddMember', { threadId, userId: bob.userId })],
+    ['blob without length', 411, 'ZIXT_ERR_LENGTH_REQUIRED', () => rawRequest(s.url, 'PUT', `/api/blobs/${'0'.repeat(64)}`, { headers: { ...auth(alice), 'content-type': 'application/octet-stream' }, body: [new Uint8Array(10)] })],
+    ['body over 1.5 MiB', 413, 'ZIXT_ERR_PAYLOAD_TOO_LARGE', () => post(alice, '/api/commands', { command: { pad: 'x'.repeat(1600 * 1024) } })],
+    ['wrong Content-Type', 415, 'ZIXT_ERR_UNSUPPORTED_MEDIA_TYPE', () => post(alice, '/api/commands', {}, { 'content-type': 'text/xml' })],
+  ]
+  for (const [what, status, code, run] of table) {
+    const r = await run()
+    t.same([r.status, errorCode(r)], [status, code], `${what} → ${status} ${code}`)
+  }
+  t.equal(await s.sys.read.position(), before, 'none of them added an event to the ledger')
+})
