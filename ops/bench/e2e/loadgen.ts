@@ -194,8 +194,10 @@ async function run(p: PhaseSpec, label: string): Promise<{ records: MessageRecor
   for (const u of users) u.got.clear()
   recordSeen = p.recordOrder === true
   // sign before the clock starts: ~1 ms of ML-DSA-65 per command
-  const cmds = msgs.map((m) => buildCommand('PostMessage', { threadId: m.thread.id, epoch: m.epoch, ciphertext: m.ciphertext, attachments: [] }, m.sender.keys, Date.now(), crypto))
-  const records: MessageRecord[] = msgs.map((m, i) => ({ seq: i, threadId: m.thread.id, sender: m.sender.keys.userId, commandId: cmds[i]!.command.id, sentAt: 0, answeredAt: 0, position: -1, error: null, received: [] }))
+  const sign = (m: Prepared) => buildCommand('PostMessage', { threadId: m.thread.id, epoch: m.epoch, ciphertext: m.ciphertext, attachments: [] }, m.sender.keys, Date.now(), crypto)
+  // soak: sign at send time (a long run outlives the 5-minute clock-skew window)
+  const cmds = p.signLive === true ? [] : msgs.map(sign)
+  const records: MessageRecord[] = msgs.map((m, i) => ({ seq: i, threadId: m.thread.id, sender: m.sender.keys.userId, commandId: cmds[i]?.command.id ?? '', sentAt: 0, answeredAt: 0, position: -1, error: null, received: [] }))
   const inFlightMax = p.inFlightMax ?? 4000
   let inFlight = 0
   let throttled = 0
@@ -212,7 +214,9 @@ async function run(p: PhaseSpec, label: string): Promise<{ records: MessageRecor
       const m = msgs[i]!
       inFlight++
       r.sentAt = now()
-      pending.push(m.sender.api.submit(cmds[i]!).then((res) => {
+      const cmd = cmds[i] ?? sign(m)
+      r.commandId = cmd.command.id
+      pending.push(m.sender.api.submit(cmd).then((res) => {
         r.answeredAt = now()
         const ev = res.events.find((e) => e.type === 'MessagePosted')
         r.position = ev?.position ?? -1

@@ -17,6 +17,7 @@ export type PhaseSpec = {
   readonly drainMs?: number
   readonly inFlightMax?: number
   readonly recordOrder?: boolean // soak: keep every received position per member
+  readonly signLive?: boolean // sign each command when it is sent (runs longer than the clock-skew window)
 }
 
 export type ThreadInfo = { readonly threadId: string; readonly size: number; readonly epoch: number }
@@ -25,7 +26,7 @@ export type MessageRecord = {
   readonly seq: number
   readonly threadId: string
   readonly sender: string
-  readonly commandId: string
+  commandId: string
   sentAt: number
   answeredAt: number
   position: number // -1: not accepted

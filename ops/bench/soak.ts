@@ -1,0 +1,132 @@
+// `npm run bench -- soak --minutes M [--rate 50] [--users 22] [--kill 1]`
+// Steady load on the whole system for M minutes (client core users in MLS groups, as the
+// e2e bench), with replica --kill SIGKILLed at 40 % of the run and restarted at 60 %.
+// Checks, per thread: every accepted message reached every member exactly once, every
+// member saw the thread's messages in the same order (ledger order), and RSS per process
+// does not grow without bound (mean of the first vs the last third, least-squares slope).
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { environment, parseOptions, printTable, repoRoot, type Row } from './common.ts'
+import { analyze } from './e2e/analyze.ts'
+import { now, startHarness } from './e2e/harness.ts'
+import type { MessageRecord, PhaseSpec } from './e2e/protocol.ts'
+import { COLORS, lineChart, page, table, type Series } from './e2e/report.ts'
+
+const log = (l: string): void => void process.stdout.write(`${l}\n`)
+
+type Verdict = { thread: string; members: number; accepted: number; missing: number; duplicates: number; outOfOrder: number; differentOrder: number; unexpected: number }
+
+function checkThreads(records: readonly MessageRecord[], orders: Record<string, Record<string, number[]>>): Verdict[] {
+  const out: Verdict[] = []
+  for (const [thread, members] of Object.entries(orders)) {
+    const accepted = new Set(records.filter((r) => r.threadId === thread && r.position >= 0).map((r) => r.position))
+    const phaseLow = Math.min(...accepted)
+    let missing = 0, duplicates = 0, outOfOrder = 0, differentOrder = 0, unexpected = 0
+    let reference: string | null = null
+    for (const seen of Object.values(members)) {
+      const mine = seen.filter((p) => p >= phaseLow)
+      const set = new Set(mine)
+      duplicates += mine.length - set.size
+      for (const p of accepted) if (!set.has(p)) missing++
+      for (const p of set) if (!accepted.has(p)) unexpected++ // committed though its sender got an error
+      for (let i = 1; i < mine.length; i++) if (mine[i]! < mine[i - 1]!) outOfOrder++
+      const key = mine.join(',')
+      if (reference === null) reference = key
+      else if (key !== reference) differentOrder++
+    }
+    out.push({ thread: thread.slice(0, 8), members: Object.keys(members).length, accepted: accepted.size, missing, duplicates, outOfOrder, differentOrder, unexpected })
+  }
+  return out
+}
+
+/** Least-squares slope (MB per minute) and first-third vs last-third means. */
+function growth(samples: readonly { at: number; rssMb: number }[]): { firstMb: number; lastMb: number; slopeMbPerMin: number } {
+  const n = samples.length
+  const third = Math.max(1, Math.floor(n / 3))
+  const mean = (xs: readonly { rssMb: number }[]) => xs.reduce((a, s) => a + s.rssMb, 0) / Math.max(1, xs.length)
+  const t0 = samples[0]?.at ?? 0
+  const xs = samples.map((s) => (s.at - t0) / 60_000)
+  const mx = xs.reduce((a, b) => a + b, 0) / Math.max(1, n)
+  const my = mean(samples)
+  let num = 0, den = 0
+  samples.forEach((s, i) => { num += (xs[i]! - mx) * (s.rssMb - my); den += (xs[i]! - mx) ** 2 })
+  return { firstMb: mean(samples.slice(0, third)), lastMb: mean(samples.slice(n - third)), slopeMbPerMin: den === 0 ? 0 : num / den }
+}
+
+export async function main(args: string[]): Promise<number> {
+  const opts = parseOptions(args)
+  const minutes = Number(opts.get('minutes') ?? 2)
+  const rate = Number(opts.get('rate') ?? 50)
+  const users = Number(opts.get('users') ?? 22)
+  const killIndex = Number(opts.get('kill') ?? 1)
+  const sizes: number[] = []
+  for (let left = users; left >= 10 && sizes.length < 100; left -= 10) sizes.push(10)
+  if (users % 10 >= 2) sizes.push(2)
+  const count = Math.round(rate * minutes * 60)
+  const phase: PhaseSpec = { id: 'soak', threadSize: 10, rate, count, recordOrder: true, signLive: true, drainMs: 60_000, inFlightMax: 20_000 }
+  log(`soak: ${minutes} min at ${rate} msg/s (${count} messages) into ${sizes.filter((s) => s === 10).length} ten-member groups; replica ${killIndex} SIGKILLed at 40 %, restarted at 60 %`)
+  const started = new Date()
+  const h = await startHarness({ log, sampleMs: 2000 })
+  const events: { at: number; what: string }[] = []
+  let figures, verdicts: Verdict[], records: MessageRecord[]
+  try {
+    await h.lg.call({ type: 'setup', spec: { url: h.sys.urls[0]!, tag: h.tag, threadSizes: sizes, sampleEvery: 50 } }, 'setupDone')
+    await h.lg.call({ type: 'prepare', phase }, 'prepared')
+    await h.lg.call({ type: 'resetOrders' }, 'orders')
+    h.relay.relaying = false
+    const runMs = (count / rate) * 1000
+    const killTimer = setTimeout(() => {
+      events.push({ at: now(), what: `replica ${killIndex} SIGKILL` })
+      log(`  SIGKILL replica ${killIndex} (pid ${h.sys.cluster.pid(killIndex)})`)
+      void h.sys.cluster.kill(killIndex, 'SIGKILL')
+    }, runMs * 0.4)
+    const restartTimer = setTimeout(() => {
+      log(`  restarting replica ${killIndex}`)
+      void h.sys.cluster.start(killIndex).then(() => { events.push({ at: now(), what: `replica ${killIndex} restarted` }); log(`  replica ${killIndex} is back (pid ${h.sys.cluster.pid(killIndex)})`) }, (e) => log(`  restart failed: ${(e as Error).message}`))
+    }, runMs * 0.6)
+    const ran = await h.lg.call({ type: 'run', phase, label: 'zixt' }, 'ran', runMs * 3 + 300_000)
+    clearTimeout(killTimer)
+    clearTimeout(restartTimer)
+    records = ran.records
+    figures = analyze({ phase: 'soak', label: 'zixt', threadSize: 10, offered: rate, records, inversions: ran.inversions, stages: h.stages, published: h.published })
+    const orders = (await h.lg.call({ type: 'getOrders' }, 'orders')).orders
+    verdicts = checkThreads(records, orders)
+  } finally {
+    await h.stop()
+  }
+  const errors = Object.entries(figures.errors).map(([k, v]) => `${k}×${v}`).join(' ') || 'none'
+  log(`\nsent ${figures.sent}, accepted ${figures.accepted} (errors: ${errors}), delivered/s ${figures.deliveredPerS.toFixed(1)}, latency p50 ${figures.latency.p50.toFixed(0)} ms p99 ${figures.latency.p99.toFixed(0)} ms`)
+  printTable(verdicts as unknown as Row[])
+  const mem: Row[] = []
+  for (const [name, list] of h.sampler.samples) {
+    const g = growth(list.filter((s) => s.at >= figures.from && s.at <= figures.to))
+    mem.push({ process: name, 'first third MB': g.firstMb, 'last third MB': g.lastMb, 'slope MB/min': g.slopeMbPerMin })
+  }
+  printTable(mem)
+  const bad = verdicts.reduce((a, v) => a + v.missing + v.duplicates + v.outOfOrder + v.differentOrder, 0)
+  const notes = [
+    `exactly once, same order: ${bad === 0 ? 'OK' : `FAILED (${bad} problems)`} over ${verdicts.length} threads`,
+    `messages whose sender got an error but which were delivered anyway (committed after a timeout): ${verdicts.reduce((a, v) => a + v.unexpected, 0)}`,
+    ...events.map((e) => `${((e.at - figures.from) / 1000).toFixed(1)} s: ${e.what}`),
+  ]
+  for (const n of notes) log(`note: ${n}`)
+  // timeline: deliveries per second, RSS per process
+  const t0 = figures.from
+  const perSecond = new Map<number, number>()
+  for (const r of records) for (const t of r.received) if (t >= 0) perSecond.set(Math.floor((t - t0) / 1000), (perSecond.get(Math.floor((t - t0) / 1000)) ?? 0) + 1)
+  const secs = [...perSecond.keys()].sort((a, b) => a - b)
+  const palette = ['#2563eb', '#dc2626', '#f59e0b', '#7c3aed', '#059669', '#0891b2', '#db2777', '#4b5563']
+  const rssSeries: Series[] = [...h.sampler.samples.entries()].map(([name, list], k) => ({ name, color: palette[k % palette.length]!, points: list.filter((s) => s.at >= t0 - 5000).map((s) => [(s.at - t0) / 60_000, s.rssMb] as [number, number]).filter((p) => p[0] >= 0) }))
+  const stamp = started.toISOString().replace(/[:.]/g, '-')
+  const htmlPath = join(repoRoot, 'bench-results', `soak-${stamp}.html`)
+  const jsonPath = join(repoRoot, 'bench-results', `soak-${stamp}.json`)
+  writeFileSync(jsonPath, `${JSON.stringify({ name: 'soak', finishedAt: new Date().toISOString(), environment: environment(), options: { minutes, rate, users, killIndex }, notes, figures, verdicts, memory: mem }, null, 2)}\n`)
+  writeFileSync(htmlPath, page('Zixt soak', `<h1>Zixt soak: ${minutes} min at ${rate} msg/s, replica ${killIndex} killed and restarted</h1>
+<p class="muted">${started.toISOString()} · load average ${JSON.stringify(environment()['loadavg'])}</p><ul>${notes.map((n) => `<li>${n}</li>`).join('')}
+<li>sent ${figures.sent}, accepted ${figures.accepted} (errors: ${errors}); latency p50 ${figures.latency.p50.toFixed(0)} ms, p99 ${figures.latency.p99.toFixed(0)} ms</li></ul>
+<div class="charts"><div class="box">${lineChart({ title: 'Deliveries per second (message × member)', xLabel: 's since start', yLabel: 'deliveries/s', series: [{ name: 'delivered', color: COLORS.zixt, points: secs.map((s) => [s, perSecond.get(s)!]) }] })}</div>
+<div class="box">${lineChart({ title: 'RSS per process', xLabel: 'minutes', yLabel: 'MB', series: rssSeries })}</div></div>
+<h2>Per thread</h2>${table(verdicts as never)}<h2>Memory</h2>${table(mem as never)}`))
+  log(`results: ${jsonPath}\nreport: ${htmlPath}`)
+  return bad === 0 ? 0 : 1
+}
