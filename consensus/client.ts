@@ -14,7 +14,7 @@ import { frameBytesMax } from './messages.ts'
 import { dial, type Channel } from './net/channel.ts'
 import { FrameTag } from './net/frame.ts'
 import type { PeerDirectory } from './net/peers.ts'
-import { decodeReply } from './node.ts'
+import { decodeReply } from './reply.ts'
 
 export type ClientOptions = {
   readonly peers: PeerDirectory

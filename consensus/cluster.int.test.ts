@@ -162,14 +162,16 @@ t.test('a replica that missed 1,000 blocks catches up; a rogue replica and a rog
   t.ok(rejected >= 1, `rogue connections refused (${rejected})`)
   const warnLines = logs.slice(0, 3).flat().filter((l) => l.includes('warn'))
   t.ok(warnLines.some((l) => l.includes('bad signature') || l.includes('claims to be') || l.includes('malformed')), 'refusals are logged')
-  t.ok(warnLines.length < 400, `logging is rate-limited (${warnLines.length} warning lines for ${sent} bad frames)`)
+  // At most a few lines per second per replica, however much garbage arrives.
+  const noiseSeconds = (Date.now() - t0) / 1000
+  t.ok(warnLines.length <= 3 * 5 * (noiseSeconds + 2), `logging is rate-limited (${warnLines.length} warning lines in ${noiseSeconds.toFixed(0)} s for ${sent} bad frames)`)
 
   // Replica 3 comes back 1,000 blocks behind and catches up by state transfer.
   const target = c.stats(0)!.height
   const back = Date.now()
   await c.start(3)
   for (let i = 0; i < 600 && (c.stats(3)?.height ?? -1) < target; i++) {
-    if (i % 20 === 0) void client.submit(w.message(`nudge ${i}`)) // live traffic meanwhile
+    if (i % 20 === 0) client.submit(w.message(`nudge ${i}`)).catch(() => {}) // live traffic meanwhile
     await new Promise((r) => setTimeout(r, 100))
   }
   t.ok((c.stats(3)?.height ?? -1) >= target, `replica 3 caught up to ${target} in ${Date.now() - back} ms (${c.stats(3)?.fetchedBlocks} blocks fetched)`)

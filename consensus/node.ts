@@ -2,7 +2,6 @@
 // replica (replica.ts) with what happens. Everything the replica decides comes back as
 // effects, performed here in order.
 import type { Block, SignedTreeHead } from '../domain/ledger/envelope.ts'
-import { decode, encode, type Value } from '../domain/ledger/codec.ts'
 import type { CryptoFacade } from '../domain/crypto/types.ts'
 import { decodeTreeHead, encodeTreeHead } from '../domain/ledger/treeHead.ts'
 import type { App, CommandResult, ProtocolKeys } from './app.ts'
@@ -13,6 +12,7 @@ import { FrameTag } from './net/frame.ts'
 import type { PeerDirectory } from './net/peers.ts'
 import { initialReplica, step, type Effect, type Input, type ReplicaState, type Tip } from './replica.ts'
 import { TreeHeadSigner } from './treeHeads.ts'
+import { encodeReply } from './reply.ts'
 
 /** What the shell needs from the ledger store (consensus/store LedgerStore satisfies it). */
 export type BlockStore = {
@@ -315,24 +315,4 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
       await o.store.close()
     },
   }
-}
-
-// ---- reply and tree-head frames --------------------------------------------------------
-
-export type Reply = { readonly commandId: string; readonly replica: number; readonly view: number; readonly result: Uint8Array }
-
-export function resultToValue(r: CommandResult): Value {
-  return r.kind === 'committed'
-    ? { kind: r.kind, height: r.height, events: r.events.map((e) => ({ ...e }) as unknown as Value) }
-    : { kind: r.kind, code: r.code, reason: r.reason }
-}
-
-export function encodeReply(commandId: string, result: CommandResult, view: number, replica: number): Uint8Array {
-  return encode({ commandId, replica, view, result: encode(resultToValue(result)) })
-}
-
-export function decodeReply(bytes: Uint8Array): Reply {
-  const v = decode(bytes) as { commandId?: Value; replica?: Value; view?: Value; result?: Value }
-  if (typeof v.commandId !== 'string' || typeof v.replica !== 'number' || typeof v.view !== 'number' || !(v.result instanceof Uint8Array)) throw new Error('malformed reply')
-  return { commandId: v.commandId, replica: v.replica, view: v.view, result: v.result }
 }
