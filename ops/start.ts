@@ -171,8 +171,9 @@ export async function main(args: string[]): Promise<number> {
   })
   process.stdout.write(`Zixt is running: ${sys.urls[0]}\n(data in ${resolve(dataDir)}; key rotation cron '${schedule}'; Ctrl-C stops)\n`)
   await new Promise<void>((res) => {
-    process.once('SIGINT', res)
-    process.once('SIGTERM', res)
+    // handlers stay installed: a second signal while stopping must not kill the process half way
+    process.on('SIGINT', res)
+    process.on('SIGTERM', res)
   })
   process.stdout.write('stopping…\n')
   await job.stop()
