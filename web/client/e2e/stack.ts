@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path'
 import { createCommand, signCommand } from '../../../domain/command.ts'
 import { nativeCrypto as crypto } from '../../../domain/crypto/native.ts'
 import { toBase64url } from '../../../domain/encoding.ts'
+import { signDeviceCertificate } from '../../../domain/identity.ts'
+import { buildCommand } from '../core/api/commands.ts'
 import { keyFileToJson, newUserKeys, sealKeyFile } from '../../../domain/keyfile.ts'
 import { startSystem, type RunningSystem } from '../../../ops/start.ts'
 import { dropDatabase, mysqlPool } from '../../../projections/db.ts'
@@ -77,6 +79,13 @@ export async function startStack(o: { staticDir?: string; log?: (l: string) => v
     )
     const res = await sys.ingest.submit(signCommand(command, sk.secretKey, 'service', crypto))
     if (res.kind !== 'committed') throw new Error(`BootstrapAdmin: ${JSON.stringify(res)}`)
+    for (let i = 0; i < 400 && (await sys.read.userById(keys.userId)) === null; i++) await new Promise((r) => setTimeout(r, 50))
+    // BootstrapAdmin makes the account without devices: the key file's device is added by
+    // its identity key, as `zixt admin create` does, so the browser can log in with it.
+    const device = signDeviceCertificate({ userId: keys.userId, deviceId: keys.deviceId, devicePublicKey: keys.device.publicKey, issuedAt: Date.now(), identitySecretKey: keys.identity.secretKey }, crypto)
+    const added = await sys.ingest.submit(buildCommand('AddDevice', { device }, keys, Date.now(), crypto))
+    if (added.kind !== 'committed') throw new Error(`AddDevice: ${JSON.stringify(added)}`)
+    for (let i = 0; i < 400 && (await sys.read.device(keys.deviceId)) === null; i++) await new Promise((r) => setTimeout(r, 50))
     await store.setVerifier(keys.userId, await makeVerifier(password, testPasswordCost, crypto), Date.now())
     await store.setDataKey(keys.userId, dataKey, Date.now())
     const keyFile = await sealKeyFile(keys, password, crypto, { createdAt: Date.now() })
@@ -119,7 +128,8 @@ export async function startStack(o: { staticDir?: string; log?: (l: string) => v
     url, sys, mails, dataDir, dbName, prefix, verifyLink, createAdmin, dumpEverything,
     async stop() {
       await pool.end().catch(() => {})
-      await sys.stop().catch(() => {})
+      // Bounded: a stuck shutdown must not keep the test (and its browsers) alive.
+      await Promise.race([sys.stop().catch(() => {}), new Promise((r) => setTimeout(r, 20_000).unref())])
       await dropDatabase(mysqlUrl).catch(() => {})
       const { Redis } = await import('ioredis')
       const r = new Redis('redis://127.0.0.1:6379')
