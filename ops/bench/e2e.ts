@@ -32,6 +32,12 @@ export function threadSizes(users: number): number[] {
 
 export async function runPhase(h: Harness, p: PhaseSpec, label: 'zixt' | 'relay'): Promise<RunFigures> {
   h.relay.relaying = label === 'relay'
+  // the web answers a command only once the projections show its position (read your
+  // writes); relayed positions never reach the projections, so during relay runs the
+  // bench makes that wait return at once (the relay stores nothing to read back)
+  const read = h.sys.read as unknown as { position: () => Promise<number> }
+  const real = (h as unknown as { realPosition?: () => Promise<number> }).realPosition ??= read.position.bind(read)
+  read.position = label === 'relay' ? async () => Number.MAX_SAFE_INTEGER : real
   h.stages.clear()
   h.published.clear()
   const ran = await h.lg.call({ type: 'run', phase: p, label }, 'ran')
