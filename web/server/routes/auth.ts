@@ -11,7 +11,7 @@ import {
   newBackupCodes, passwordLengthMax, passwordLengthMin,
 } from '../secrets.ts'
 import { CSRF_COOKIE, SESSION_COOKIE } from '../sessions.ts'
-import { body, str } from './schemas.ts'
+import { body, query, str } from './schemas.ts'
 
 const emailSchema = { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' }
 const usernameLoose = str(1, 64)
@@ -189,7 +189,7 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
     return out
   })
 
-  app.get('/api/email/verify', async (req, reply) => {
+  app.get('/api/email/verify', { schema: query({ token: { type: 'string' } }) }, async (req, reply) => {
     const token = (req.query as { token?: unknown }).token
     try {
       await verifyToken(ctx, typeof token === 'string' ? token : '')
