@@ -274,6 +274,9 @@ t.test('the server side holds none of the plaintexts', { timeout: 120_000 }, asy
     ['pdf bytes', Buffer.from(pdf.subarray(0, 64))],
   ]
   const haystacks: [string, Buffer][] = [['mysqldump', mysql], ['redis', redis], ...files.map((f) => [f.path, f.bytes] as [string, Buffer])]
+  // Positive control: what is public by design (usernames) is found, so the scan really reads these bytes.
+  for (const [where, hay] of haystacks.slice(0, 1)) t.ok(hay.includes(Buffer.from('dave')), `control: the username "dave" is visible in the ${where}`)
+  t.ok(files.some((f) => f.path.endsWith('.seg') && f.bytes.includes(Buffer.from('dave'))), 'control: and in the ledger segments')
   const found: string[] = []
   for (const [what, needle] of needles) {
     for (const [where, hay] of haystacks) if (hay.includes(needle) || hay.includes(Buffer.from(needle.toString('base64url')))) found.push(`${what} in ${where}`)
