@@ -260,6 +260,21 @@ t.test('the seed story in separate browsers', { timeout: 420_000 }, async (t) =>
   t.equal(await bob.page.locator('#thread-title').textContent(), secret.xssThread, 'the thread name shows literally')
   await shot(bob.page, '10-bob-xss-inert')
 
+  // The 15 MiB limit is checked before anything is encrypted or uploaded.
+  await sendFile(alice, 'too-big.pdf', 'application/pdf', new Uint8Array(15 * 1024 * 1024 + 1))
+  await alice.page.locator('form.composer .error', { hasText: 'the limit is 15 MiB' }).waitFor()
+  t.pass('a file over 15 MiB is refused in the page with a clear message')
+
+  // Settings: Bob compares Alice's key fingerprint with the one Alice sees.
+  await alice.page.locator('button', { hasText: 'Settings' }).click()
+  const aliceFp = (await alice.page.locator('#my-fp').textContent())!.trim()
+  await bob.page.locator('button', { hasText: 'Settings' }).click()
+  await bob.page.locator('input[name=contact]').fill('alice')
+  await bob.page.locator('button', { hasText: 'Show fingerprint' }).click()
+  await bob.page.locator('code.fp', { hasText: aliceFp }).first().waitFor()
+  t.match(aliceFp, /^([0-9A-F]{4} ){9}[0-9A-F]{4}$/, 'Bob sees the same identity fingerprint Alice sees on her device')
+  await shot(bob.page, '11-bob-settings-fingerprint')
+
   t.same(pageErrors, [], 'no page errors and no CSP violations')
   t.comment(`browser story: ${Date.now() - started} ms`)
 })
