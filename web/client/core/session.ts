@@ -221,14 +221,15 @@ export class Session {
     this.#member = member
     await this.#saveMember()
     await this.api.submit(
-      this.#command('PublishKeyPackages', {
+      this.command('PublishKeyPackages', {
         keyPackages: (fresh?.packages ?? []).map(wire),
         ...(last === undefined ? {} : { lastResort: wire(last.packages[0]!) }),
       }),
     )
   }
 
-  #command<T extends CommandType>(type: T, payload: CommandByType<T>['payload']): SignedCommandJson {
+  /** A command signed by this device. */
+  command<T extends CommandType>(type: T, payload: CommandByType<T>['payload']): SignedCommandJson {
     return buildCommand(type, payload, this.keys, this.#now(), this.crypto) as unknown as SignedCommandJson
   }
 
@@ -506,7 +507,7 @@ export class Session {
       onStep('Creating the encrypted group…')
       const group = await createGroup(this.#member, groupIdBytes, this.#groupOptions())
       const encryptedName = await encryptThreadName(this.crypto, group, threadId, name)
-      await this.api.submit(this.#command('CreateThread', { threadId, groupId: toBase64url(groupIdBytes), encryptedName, members: userIds }))
+      await this.api.submit(this.command('CreateThread', { threadId, groupId: toBase64url(groupIdBytes), encryptedName, members: userIds }))
       const st = await this.#loadThread(threadId)
       st.group = group
       st.view.name = name
@@ -541,7 +542,7 @@ export class Session {
       for (const d of u.devices) if (d.status === 'active' || d.status === 'rotationDue') targets.push({ userId, deviceId: d.deviceId })
     }
     if (targets.length === 0) throw new Error('the new members have no active device')
-    const claim = await this.api.submit(this.#command('ClaimKeyPackages', { targets }))
+    const claim = await this.api.submit(this.command('ClaimKeyPackages', { targets }))
     const claimed = claim.events.filter((e) => e.type === 'KeyPackageClaimed')
     const packages = await Promise.all(claimed.map((e) => this.api.keyPackage(String(e.payload['deviceId']), String(e.payload['ref']))))
     await this.#commit(threadId, st, (g) => proposeAddMembers(g, packages.map((p) => fromBase64url(p.keyPackage))))
@@ -558,10 +559,9 @@ export class Session {
         ...(pending.welcome === undefined ? {} : { welcome: toBase64url(pending.welcome) }),
       }
       try {
-        const res = await this.api.submit(this.#command('SubmitMlsCommit', payload))
+        await this.api.submit(this.command('SubmitMlsCommit', payload))
         st.group = applyOwnCommit(st.group!, pending)
         await this.#saveThread(threadId, st)
-        void res
         return
       } catch (e) {
         if (!(e instanceof ApiError) || e.code !== 'ZIXT_ERR_MLS_EPOCH_TAKEN' || attempt >= 3) throw e
@@ -574,7 +574,7 @@ export class Session {
   async #renameForEpoch(threadId: string, st: ThreadState): Promise<void> {
     if (st.view.name === null || st.group === null) return
     const encryptedName = await encryptThreadName(this.crypto, st.group, threadId, st.view.name)
-    await this.api.submit(this.#command('RenameThread', { threadId, encryptedName }))
+    await this.api.submit(this.command('RenameThread', { threadId, encryptedName }))
   }
 
   async renameThread(threadId: string, name: string): Promise<void> {
@@ -599,7 +599,7 @@ export class Session {
     await this.#queue(threadId, async () => {
       await this.#sync(threadId)
       const st = await this.#activeThread(threadId)
-      await this.api.submit(this.#command('AddMember', { threadId, userId }))
+      await this.api.submit(this.command('AddMember', { threadId, userId }))
       await this.#commitAdd(threadId, st, [userId])
       await this.#renameForEpoch(threadId, st)
       await this.#saveThread(threadId, st)
@@ -612,7 +612,7 @@ export class Session {
     await this.#queue(threadId, async () => {
       await this.#sync(threadId)
       const st = await this.#activeThread(threadId)
-      await this.api.submit(this.#command('RemoveMember', { threadId, userId }))
+      await this.api.submit(this.command('RemoveMember', { threadId, userId }))
       await this.#commit(threadId, st, (g) => proposeRemoveMembers(g, [{ userId }]))
       await this.#renameForEpoch(threadId, st)
       await this.#saveThread(threadId, st)
@@ -621,7 +621,7 @@ export class Session {
   }
 
   async hideThread(threadId: string, hidden = true): Promise<void> {
-    await this.api.submit(hidden ? this.#command('HideThread', { threadId }) : this.#command('UnhideThread', { threadId }))
+    await this.api.submit(hidden ? this.command('HideThread', { threadId }) : this.command('UnhideThread', { threadId }))
     const v = this.threads.get(threadId)
     if (v?.summary) v.summary = { ...v.summary, hidden }
     this.#emit('threads')
@@ -633,7 +633,7 @@ export class Session {
     const position = st.view.summary.lastPosition
     if (st.view.summary.unread === 0 || position <= 0) return
     try {
-      await this.api.submit(this.#command('MarkRead', { threadId, position }))
+      await this.api.submit(this.command('MarkRead', { threadId, position }))
     } catch (e) {
       if (!(e instanceof ApiError) || (e.code !== 'ZIXT_ERR_NO_CHANGE' && e.code !== 'ZIXT_ERR_POSITION_AHEAD')) throw e
     }
@@ -662,7 +662,7 @@ export class Session {
       const st = await this.#activeThread(threadId)
       const { message, group } = await encryptMessage(st.group!, plaintext)
       st.group = group
-      const res = await this.api.submit(this.#command('PostMessage', { threadId, epoch: Number(groupEpoch(group)), ciphertext: toBase64url(message), attachments }))
+      const res = await this.api.submit(this.command('PostMessage', { threadId, epoch: Number(groupEpoch(group)), ciphertext: toBase64url(message), attachments }))
       const posted = res.events.find((e: EventJson) => e.type === 'MessagePosted')
       if (posted !== undefined) keep(posted.position, st)
       await this.#saveThread(threadId, st)
