@@ -24,6 +24,7 @@ import { migrateWeb } from '../web/server/store.ts'
 import { ledgerEventSource, ledgerPaths, openLedgerReader } from './ledgerSource.ts'
 import { eventTimeFrom } from './operator.ts'
 import { rotateKeys, type RotationReport } from './rotateKeys.ts'
+import { buildIfMissing, defaultOutDir } from '../web/client/build.ts'
 import { ensureServices } from './services.ts'
 import { removeSystemFile, runningSystem, writeSystemFile } from './systemFile.ts'
 
@@ -103,7 +104,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
   for (let i = 0; i < (o.webProcesses ?? 1); i++) {
     const port = o.port === undefined ? 8080 + i : o.port === 0 ? 0 : o.port + i
     const placeholder = `${scheme}://${host}:${port}`
-    const staticDir = resolve('web/static')
+    const staticDir = defaultOutDir // the esbuild bundle (web/client/build.ts)
     const cfg: Partial<WebConfig> = { origin: placeholder, publicUrl: placeholder, tls: o.tls !== undefined, staticDir: existsSync(staticDir) ? staticDir : null, ...o.config }
     const app = await buildApp({ crypto, redis, prefix: o.redisPrefix, db, read, ingest, service: serviceKey, mailer, blobsDir: join(dataDir, 'blobs'), config: cfg, log }, { https })
     await app.listen({ host, port })
@@ -150,11 +151,7 @@ export async function main(args: string[]): Promise<number> {
   const cert = process.env['ZIXT_TLS_CERT']
   const key = process.env['ZIXT_TLS_KEY']
   try {
-    const build = resolve('web/client/build.ts')
-    if (existsSync(build)) {
-      const m = (await import(build)) as { build?: (o?: object) => Promise<unknown>; buildIfMissing?: () => Promise<unknown> }
-      await (m.buildIfMissing ?? m.build)?.()
-    }
+    await buildIfMissing()
   } catch (e) {
     process.stderr.write(`start: browser bundle not built: ${(e as Error).message}\n`)
   }
