@@ -112,6 +112,24 @@ t.test('admin: create, edit, disable, delete, replace key; non-admins get 403; n
   })
   t.equal(created.userId, carolKeys.userId, 'the admin created Carol')
   await waitFor('the verification mail to Carol', () => s.mails.find((m) => m.to === 'carol@example.org'))
+
+  // Carol has no device yet: she enrols one with her identity key and the password the admin set, then logs in
+  await rejects(t, s.login('carol', carolKeys), 401, 'ZIXT_ERR_LOGIN_FAILED', 'an admin-created user has no device to log in with')
+  const enrol = (keys: typeof carolKeys, userId: string, username: string, pw = password) => {
+    const device = signDeviceCertificate({ userId, deviceId: keys.deviceId, devicePublicKey: keys.device.publicKey, issuedAt: now(), identitySecretKey: keys.identity.secretKey }, crypto)
+    const command = buildCommand('AddDevice', { device }, { ...keys, userId }, now(), crypto)
+    return new ApiClient({ baseUrl: s.url, cookieJar: true }).request<{ userId: string; deviceId: string; height: number }>('POST', '/api/devices/enrol', { username, password: pw, command })
+  }
+  const noCsrf = await rawRequest(s.url, 'POST', '/api/devices/enrol', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password, command: {} }) })
+  t.same([noCsrf.status, errorCode(noCsrf)], [403, 'ZIXT_ERR_CSRF'], 'enrolment needs the pre-session CSRF token')
+  await rejects(t, enrol(carolKeys, carolKeys.userId, 'carol', 'not her password at all'), 401, 'ZIXT_ERR_LOGIN_FAILED', 'enrolment with a wrong password is refused')
+  await rejects(t, enrol(carolKeys, carolKeys.userId, 'root'), 403, 'ZIXT_ERR_WRONG_SIGNER', "Carol's command cannot enrol into another account, even with that account's password")
+  t.same((await root.api.user(carolKeys.userId)).devices, [], 'a refused enrolment adds no device')
+  const enrolled = await enrol(carolKeys, carolKeys.userId, 'carol')
+  t.same([enrolled.userId, enrolled.deviceId], [carolKeys.userId, carolKeys.deviceId], 'Carol enrolled a device with her identity key')
+  const carol = await s.login('carol', carolKeys)
+  t.equal((await carol.api.getSession()).deviceId, carolKeys.deviceId, 'and logs in with it')
+  for (const k of await s.sys.redis.keys(`${s.prefix}lf:*`)) await s.sys.redis.del(k) // the failures above count against this IP too
   t.match((await root.api.adminUsers()).users.find((u) => u.userId === carolKeys.userId), { username: 'carol', email: 'carol@example.org', admin: false }, 'Carol is listed')
 
   // edit: username, e-mail, admin flag
@@ -143,6 +161,12 @@ t.test('admin: create, edit, disable, delete, replace key; non-admins get 403; n
   const pub = await alice.api.user(bob.userId)
   t.equal(pub.identityPublicKey, toBase64url(fresh.identity.publicKey), 'the new identity key is published')
   t.ok(pub.devices.every((d) => d.status === 'revoked'), 'every old device is revoked')
+  const bobOldKey = { ...newUserKeys(crypto, 'bob'), identity: bob.keys.identity }
+  await rejects(t, enrol(bobOldKey, bob.userId, 'bob'), 400, 'ZIXT_ERR_BAD_SIGNATURE', 'the replaced identity key cannot enrol a device')
+  const bobNew = { ...newUserKeys(crypto, 'bob'), identity: fresh.identity, userId: bob.userId }
+  t.equal((await enrol(bobNew, bob.userId, 'bob')).deviceId, bobNew.deviceId, 'the new identity key enrols a device')
+  const bob3 = await s.login('bob', bobNew)
+  t.equal((await bob3.api.getSession()).userId, bob.userId, 'and Bob logs in again')
 
   // delete Carol: gone from resolution, e-mail crypto-shredded; a non-admin cannot; the last admin cannot go
   await root.api.adminCommand(buildCommand('AdminDeleteUser', { userId: carolKeys.userId }, root.keys, now(), crypto))

@@ -30,6 +30,8 @@ export type WebConfig = {
     readonly register: RateRule
     readonly resend: RateRule
     readonly upload: RateRule
+    /** POST /api/devices/enrol per IP (optional so older configs stay valid; default 10 / hour). */
+    readonly enrol?: RateRule
   }
   readonly loginBackoff: { readonly threshold: number; readonly maxS: number; readonly windowS: number }
   readonly readWaitMs: number // how long a write waits for the projections to show it
@@ -66,6 +68,7 @@ export const defaultConfig: WebConfig = {
     register: { limit: 10, windowS: 3600 },
     resend: { limit: 3, windowS: 3600 },
     upload: { limit: 60, windowS: 60 },
+    enrol: { limit: 10, windowS: 3600 },
   },
   loginBackoff: { threshold: 3, maxS: 300, windowS: 900 },
   readWaitMs: 5000,

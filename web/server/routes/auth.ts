@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { fromBase64url, toBase64url, toHex, utf8Encode } from '../../../domain/encoding.ts'
 import { ZixtError } from '../../../domain/errors.ts'
 import { LOGIN_CONTEXT, loginChallengeBytes } from '../../../web/client/core/api/commands.ts'
-import type { Auth, Ctx } from '../context.ts'
+import { type Auth, type Ctx, defaultConfig } from '../context.ts'
 import { webError, WebError } from '../httpErrors.ts'
 import {
   backupCodeHash, backupCommitment, base32Encode, checkPassword, decryptEmail, encryptEmail, makeVerifier, matchTotp,
@@ -235,6 +235,37 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
     const { token, auth } = await login(ctx, req, req.body as LoginBody)
     ctx.setSessionCookie(reply, token)
     return sessionInfo(auth)
+  })
+
+  // A device for an account that has none it can log in with: made by an admin
+  // (AdminCreateUser) or whose identity key an admin replaced (every device revoked). The
+  // identity signature on AddDevice proves the key (checked by ingest against the read
+  // model's current identity key); the password is checked too, with login's backoff, so a
+  // leaked key file alone does not write to the ledger. No session is created: log in next.
+  app.post('/api/devices/enrol', { schema: body({ username: usernameLoose, password: str(1, 4096), command: commandSchema }) }, async (req, reply) => {
+    await ctx.rate(`enrol:${req.ip}`, ctx.config.rates.enrol ?? defaultConfig.rates.enrol!)
+    const b = req.body as { username: string; password: string; command: unknown }
+    const failKeys = [`${ctx.prefix}lf:u:${b.username.toLowerCase()}`, `${ctx.prefix}lf:ip:${req.ip}`]
+    await checkBackoff(ctx, failKeys)
+    const user = await ctx.d.read.userByUsername(b.username)
+    const verifier = user === null ? null : await ctx.store.verifier(user.userId)
+    const passwordOk = await checkPassword(b.password, verifier, ctx.config.passwordCost, ctx.crypto)
+    if (user === null || !passwordOk || user.disabled || user.deleted) {
+      await recordFailure(ctx, failKeys)
+      throw loginFailed()
+    }
+    const result = await ctx.committed(await ctx.d.ingest.submit(b.command, {
+      authorize: (s) => {
+        const c = s.command
+        if (c.type !== 'AddDevice') throw webError('ZIXT_ERR_WRONG_SIGNER', `command.type: expected AddDevice, got ${c.type}`, { field: 'command.type' })
+        if (c.author !== user.userId) throw webError('ZIXT_ERR_WRONG_SIGNER', `command.author: not the account '${b.username}'`, { field: 'command.author' })
+        if (c.signer !== 'identity') throw webError('ZIXT_ERR_WRONG_SIGNER', 'command.signer: AddDevice is signed with the identity key', { field: 'command.signer' })
+      },
+    }))
+    await ctx.d.redis.del(failKeys[0]!)
+    const added = result.events.find((e) => e.type === 'DeviceAdded')!
+    reply.status(201)
+    return { userId: user.userId, deviceId: added.payload['deviceId'] as string, height: result.height }
   })
 
   app.get('/api/session', async (req) => sessionInfo(await ctx.auth(req)))
