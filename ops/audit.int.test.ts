@@ -11,6 +11,7 @@ import { decodeGenesis } from '../domain/genesis.ts'
 import { decodeBlock, encodeBlock } from '../domain/ledger/block.ts'
 import { decodeTreeHead, encodeTreeHead, treeHeadMessage } from '../domain/ledger/treeHead.ts'
 import { auditLedger, main } from './audit.ts'
+import { main as replayMain } from './replay.ts'
 import { openLedger } from './ledgerSource.ts'
 import { buildLedger } from './testing/ledgerFixture.ts'
 
@@ -151,4 +152,29 @@ t.test('a tree head that exists and does not match fails, even with a valid sign
   const r = await audit(dir)
   t.same(r.problem, { height: null, record: `tree head of replica 3 at size ${size}`, reason: 'its root does not match the recomputed event tree' })
   t.equal(await main(['--data', dir]), 1, 'exit 1 without --require-covered')
+})
+
+t.test('audit and replay read a ledger whose store another process holds open (LOCK taken)', async (t) => {
+  const dir = join(root, 'held')
+  cpSync(fixture.dir, dir, { recursive: true })
+  rmSync(join(dir, 'replica-0', 'ledger', 'LOCK'), { force: true })
+  const held = await openLedger(join(dir, 'replica-0', 'ledger'))
+  t.teardown(() => held.close())
+  await t.rejects(openLedger(join(dir, 'replica-0', 'ledger'), true), 'the locking store cannot open it a second time')
+  const capture = async (run: () => Promise<number>) => {
+    const lines: string[] = []
+    const write = process.stdout.write.bind(process.stdout)
+    process.stdout.write = ((chunk: string | Uint8Array) => lines.push(String(chunk)) > 0) as typeof process.stdout.write
+    try {
+      return { code: await run(), out: lines.join('') }
+    } finally {
+      process.stdout.write = write
+    }
+  }
+  const a = await capture(() => main(['--data', dir, '--json']))
+  t.equal(a.code, 0, 'audit: exit 0 while the store is held')
+  t.match(JSON.parse(a.out), { ok: true, blocks: fixture.blocks, events: fixture.events, treeHeads: 3, problem: null }, 'the whole ledger audited, tree heads included')
+  const r = await capture(() => replayMain(['--data', dir, '--json']))
+  t.equal(r.code, 0, 'replay: exit 0 while the store is held')
+  t.equal(r.out.trim().split('\n').length, fixture.events, 'replay lists every event')
 })

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { nativeCrypto } from '../domain/crypto/native.ts'
 import type { CryptoFacade } from '../domain/crypto/types.ts'
 import { fromBase64url } from '../domain/encoding.ts'
+import { ErrorCode, type ZixtError } from '../domain/errors.ts'
 import { executeCommand, genesisState, type LedgerState } from '../domain/execute.ts'
 import { decodeGenesis, verifyGenesis, type Genesis } from '../domain/genesis.ts'
 import { blockHash, commitMessage, GENESIS_TIP, verifyBlock, type ChainTip } from '../domain/ledger/block.ts'
@@ -16,8 +17,8 @@ import type { Block, SignedTreeHead } from '../domain/ledger/envelope.ts'
 import { encodeEvent, eventBytesHash, mergeStreamHeads, type StreamHead } from '../domain/ledger/event.ts'
 import { treeHeadMessage } from '../domain/ledger/treeHead.ts'
 import { operationalKeyId } from '../consensus/keys.ts'
-import type { LedgerStore } from '../consensus/store/ledgerStore.ts'
-import { ledgerPaths, openLedger } from './ledgerSource.ts'
+import type { LedgerReader } from '../consensus/store/ledgerReader.ts'
+import { ledgerPaths, openLedger, openLedgerReader } from './ledgerSource.ts'
 
 export type AuditProblem = { readonly height: number | null; readonly record: string; readonly reason: string }
 export type AuditReport = {
@@ -54,7 +55,30 @@ type Progress = (done: { height: number; blocks: number; events: number; seconds
 /** Operational keys valid for the next block: genesis keys, then ReplicaKeyRotated. */
 type Keys = { publicKey: Uint8Array; keyId: string }[]
 
-export async function auditLedger(store: LedgerStore, genesis: Genesis, crypto: CryptoFacade, options: AuditOptions | Progress = {}): Promise<AuditReport> {
+/**
+ * Opens a ledger to read it while its replica may be running: a LedgerReader (no LOCK, no
+ * writes). A reader refuses a damaged ledger outright; then the locking store, opened
+ * tolerant of corruption, serves what precedes the damage so audit can name the block —
+ * possible only while no replica holds the ledger, otherwise the reader's error (file,
+ * offset, height) is the answer.
+ */
+export async function openLedgerForReading(dir: string): Promise<AuditedLedger & Pick<LedgerReader, 'readHeader' | 'readEvents' | 'readStream'> & { close(): unknown }> {
+  try {
+    return openLedgerReader(dir)
+  } catch (e) {
+    if ((e as ZixtError).code !== ErrorCode.corrupt) throw e
+    try {
+      return await openLedger(dir, true)
+    } catch {
+      throw e
+    }
+  }
+}
+
+/** What audit reads; a LedgerReader (the CLI: beside a running replica) and a LedgerStore both have it. */
+export type AuditedLedger = Pick<LedgerReader, 'height' | 'eventCount' | 'corruption' | 'readBlock' | 'treeHeadsCovering'>
+
+export async function auditLedger(store: AuditedLedger, genesis: Genesis, crypto: CryptoFacade, options: AuditOptions | Progress = {}): Promise<AuditReport> {
   const o: AuditOptions = typeof options === 'function' ? { onProgress: options } : options
   const onProgress = o.onProgress
   const started = performance.now()
@@ -186,7 +210,7 @@ function rotateKeys(block: Block, keys: Keys, crypto: CryptoFacade): void {
 }
 
 /** Every stored tree head, in order of size (the store serves the smallest per replica above a size). */
-function collectTreeHeads(store: LedgerStore): SignedTreeHead[] {
+function collectTreeHeads(store: AuditedLedger): SignedTreeHead[] {
   const out: SignedTreeHead[] = []
   const seen = new Set<string>()
   for (let s = 0, guard = 0; guard < 1_000_000; guard++) {
@@ -245,9 +269,9 @@ export async function main(args: string[]): Promise<number> {
     return 2
   }
   const genesis = decodeGenesis(new Uint8Array(readFileSync(paths.genesisFile)))
-  let store: LedgerStore
+  let store: Awaited<ReturnType<typeof openLedgerForReading>>
   try {
-    store = await openLedger(paths.ledgerDir, true)
+    store = await openLedgerForReading(paths.ledgerDir)
   } catch (e) {
     const r = { ok: false, problem: { height: null, record: 'ledger', reason: (e as Error).message } }
     process.stdout.write(json ? JSON.stringify(r) + '\n' : `audit: FAILED ${describe(r.problem)}\n`)

@@ -2,7 +2,8 @@
 // Human: one line per event; --json: one object per line, binary as base64url.
 import { toBase64url } from '../domain/encoding.ts'
 import type { EventEnvelope } from '../domain/ledger/envelope.ts'
-import { ledgerPaths, openLedger } from './ledgerSource.ts'
+import { openLedgerForReading } from './audit.ts'
+import { ledgerPaths } from './ledgerSource.ts'
 
 const ABBREVIATE_CHARS = 24
 
@@ -45,7 +46,7 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`--from: a block height ≥ 0, got ${flag('from')}\n`)
     return 2
   }
-  const store = await openLedger(ledgerPaths(data, { replica: flag('replica') === undefined ? undefined : Number(flag('replica')) }).ledgerDir, true)
+  const store = await openLedgerForReading(ledgerPaths(data, { replica: flag('replica') === undefined ? undefined : Number(flag('replica')) }).ledgerDir)
   const out = (e: EventEnvelope): boolean => process.stdout.write((json ? toJson(e) : line(e)) + '\n')
   try {
     if (stream !== undefined) {
