@@ -84,6 +84,7 @@ t.test('fuzz: invalid requests never 500 and leave no trace', async (t) => {
     ['/api/register/begin', { email: 'new@example.org' }], ['/api/register/complete', { registrationId: 'AAAA', password, command: {} }],
     ['/api/email/verify', { token: 'A'.repeat(43) }], ['/api/login/challenge', { username: 'bob' }],
     ['/api/login', { username: 'bob', password, deviceId: bob.deviceId, challenge: usedChallenge, signature: 'AAAA' }],
+    ['/api/devices/enrol', { username: 'bob', password, command: {} }],
   ]
   const gets = [
     '/api/session', '/api/me/devices', '/api/threads', `/api/threads/${threadId}`, `/api/threads/${threadId}/members`, `/api/threads/${threadId}/messages`,
