@@ -29,6 +29,8 @@ export type App<S> = {
   commandId(command: Uint8Array): string | null
   execute(state: S, batch: readonly Uint8Array[], meta: BlockMeta): Execution<S>
   blockHash(header: BlockHeader): Uint8Array
+  /** The ledger's hash function (SHA3-256 in production): certificate digests. */
+  digest(bytes: Uint8Array): Uint8Array
   encodeBlock(block: Block): Uint8Array
   /** Throws on malformed bytes. */
   decodeBlock(bytes: Uint8Array): Block

@@ -28,6 +28,7 @@ export function ledgerApp(crypto: CryptoFacade): App<LedgerAppState> {
   return {
     commandId: signedCommandId,
     blockHash: (header) => blockHash(header, hash),
+    digest: (bytes) => hash(bytes),
     encodeBlock,
     decodeBlock,
     execute(state, batch, meta: BlockMeta): Execution<LedgerAppState> {

@@ -22,8 +22,15 @@ export type PrePrepare = {
   readonly batch: readonly Uint8Array[] // every command in order, accepted and rejected
   readonly blockHash: Uint8Array
   readonly rejected: readonly Rejection[]
+  /**
+   * The commit certificate of block height − 1 as the primary holds it (empty for height 0).
+   * Agreed through this block: when it commits, every replica stores exactly these
+   * signatures as the certificate of height − 1, so stored ledgers are byte-identical.
+   */
+  readonly prevCertificate: readonly CommitSignature[]
 }
-export type Prepare = { readonly type: 'prepare'; readonly view: number; readonly height: number; readonly blockHash: Uint8Array }
+/** certDigest: hash of encodeCertificate(prePrepare.prevCertificate), so prepared/committed binds it too. */
+export type Prepare = { readonly type: 'prepare'; readonly view: number; readonly height: number; readonly blockHash: Uint8Array; readonly certDigest: Uint8Array }
 export type Commit = {
   readonly type: 'commit'
   readonly view: number
@@ -31,6 +38,7 @@ export type Commit = {
   readonly blockHash: Uint8Array
   readonly headerView: number
   readonly certSig: Uint8Array // over commitMessage(headerView, height, blockHash): goes into the block
+  readonly certDigest: Uint8Array // as in Prepare
 }
 export type Checkpoint = { readonly type: 'checkpoint'; readonly height: number; readonly blockHash: Uint8Array }
 /** Proof that a block is committed: its hash and 2f+1 commit signatures (height -1 = nothing yet, no signatures). */
@@ -49,7 +57,8 @@ export type ViewChange = {
 }
 export type NewView = { readonly type: 'newView'; readonly view: number; readonly viewChanges: readonly Signed[]; readonly prePrepare: Signed }
 export type Fetch = { readonly type: 'fetch'; readonly from: number; readonly count: number }
-export type Blocks = { readonly type: 'blocks'; readonly blocks: readonly Uint8Array[] }
+/** agreedCount: the first agreedCount blocks carry their agreed certificate; the rest the sender's own proof. */
+export type Blocks = { readonly type: 'blocks'; readonly blocks: readonly Uint8Array[]; readonly agreedCount: number }
 
 export type Body = PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | Fetch | Blocks
 export type Signed = { readonly from: number; readonly body: Body; readonly sig: Uint8Array }
@@ -60,17 +69,22 @@ function certToValue(c: readonly CommitSignature[]): Value {
   return c.map((s) => ({ replica: s.replica, keyId: s.keyId, signature: s.signature }))
 }
 
+/** Canonical bytes of a certificate (what certDigest hashes). */
+export function encodeCertificate(c: readonly CommitSignature[]): Uint8Array {
+  return encode(certToValue(c))
+}
+
 export function bodyToValue(b: Body): Value {
   switch (b.type) {
     case 'prePrepare':
-      return { ...b, batch: [...b.batch], rejected: b.rejected.map((r) => ({ commandId: r.commandId, code: r.code })) }
+      return { ...b, batch: [...b.batch], rejected: b.rejected.map((r) => ({ commandId: r.commandId, code: r.code })), prevCertificate: certToValue(b.prevCertificate) }
     case 'prepare':
     case 'commit':
     case 'checkpoint':
     case 'fetch':
       return { ...b }
     case 'blocks':
-      return { type: b.type, blocks: [...b.blocks] }
+      return { type: b.type, blocks: [...b.blocks], agreedCount: b.agreedCount }
     case 'viewChange':
       return {
         type: b.type,
@@ -145,7 +159,7 @@ export function bodyFromValue(v: Value, depth = 0): Body {
   const type = str(o.type, 'type')
   switch (type) {
     case 'prePrepare': {
-      keys(o, ['type', 'view', 'height', 'time', 'headerView', 'proposer', 'batch', 'blockHash', 'rejected'], type)
+      keys(o, ['type', 'view', 'height', 'time', 'headerView', 'proposer', 'batch', 'blockHash', 'rejected', 'prevCertificate'], type)
       const batch = arr(o.batch, 'batch', 100_000).map((c) => bytes(c, 'batch[]'))
       const rejected = arr(o.rejected, 'rejected', 100_000).map((r) => {
         const ro = obj(r, 'rejected[]')
@@ -155,16 +169,17 @@ export function bodyFromValue(v: Value, depth = 0): Body {
       return {
         type, view: nat(o.view, 'view'), height: nat(o.height, 'height'), time: nat(o.time, 'time'), headerView: nat(o.headerView, 'headerView'),
         proposer: nat(o.proposer, 'proposer'), batch, blockHash: hash32(o.blockHash, 'blockHash'), rejected,
+        prevCertificate: certFromValue(o.prevCertificate),
       }
     }
     case 'prepare':
-      keys(o, ['type', 'view', 'height', 'blockHash'], type)
-      return { type, view: nat(o.view, 'view'), height: nat(o.height, 'height'), blockHash: hash32(o.blockHash, 'blockHash') }
+      keys(o, ['type', 'view', 'height', 'blockHash', 'certDigest'], type)
+      return { type, view: nat(o.view, 'view'), height: nat(o.height, 'height'), blockHash: hash32(o.blockHash, 'blockHash'), certDigest: hash32(o.certDigest, 'certDigest') }
     case 'commit':
-      keys(o, ['type', 'view', 'height', 'blockHash', 'headerView', 'certSig'], type)
+      keys(o, ['type', 'view', 'height', 'blockHash', 'headerView', 'certSig', 'certDigest'], type)
       return {
         type, view: nat(o.view, 'view'), height: nat(o.height, 'height'), blockHash: hash32(o.blockHash, 'blockHash'),
-        headerView: nat(o.headerView, 'headerView'), certSig: bytes(o.certSig, 'certSig', 8192),
+        headerView: nat(o.headerView, 'headerView'), certSig: bytes(o.certSig, 'certSig', 8192), certDigest: hash32(o.certDigest, 'certDigest'),
       }
     case 'checkpoint':
       keys(o, ['type', 'height', 'blockHash'], type)
@@ -173,8 +188,8 @@ export function bodyFromValue(v: Value, depth = 0): Body {
       keys(o, ['type', 'from', 'count'], type)
       return { type, from: nat(o.from, 'from'), count: nat(o.count, 'count') }
     case 'blocks':
-      keys(o, ['type', 'blocks'], type)
-      return { type, blocks: arr(o.blocks, 'blocks', 1024).map((b) => bytes(b, 'blocks[]', frameBytesMax)) }
+      keys(o, ['type', 'blocks', 'agreedCount'], type)
+      return { type, blocks: arr(o.blocks, 'blocks', 1024).map((b) => bytes(b, 'blocks[]', frameBytesMax)), agreedCount: nat(o.agreedCount, 'agreedCount') }
     case 'viewChange': {
       if (depth > 1) throw new MalformedMessage('viewChange nested too deep')
       keys(o, ['type', 'newView', 'committed', 'prepared'], type)

@@ -10,7 +10,7 @@ import { decodeSigned, frameBytesMax } from './messages.ts'
 import { dial, listen, type Channel, type ChannelKeys, type Listener, type PeerIdentity } from './net/channel.ts'
 import { FrameTag } from './net/frame.ts'
 import type { PeerDirectory } from './net/peers.ts'
-import { initialReplica, step, type Effect, type Input, type ReplicaState, type Tip } from './replica.ts'
+import { initialReplica, step, type AgreedCertificate, type Effect, type Input, type ReplicaState, type Tip } from './replica.ts'
 import { TreeHeadSigner } from './treeHeads.ts'
 import { encodeReply } from './reply.ts'
 
@@ -18,8 +18,11 @@ import { encodeReply } from './reply.ts'
 export type BlockStore = {
   /** Height of the last durable block; -1 when empty. */
   readonly height: number
-  append(block: Block): Promise<void>
+  /** The block (its certificate as a separate record, agreed or our proof) and an earlier block's agreed certificate; resolves when durable. */
+  appendCommitted(block: Block, agreed: boolean, prev: AgreedCertificate | null): Promise<void>
+  /** The block with its certificate (the agreed one when stored). */
   readBlockBytes(height: number): Uint8Array
+  certificateOf(height: number): { readonly agreed: boolean } | null
   appendTreeHead(sth: SignedTreeHead): Promise<void>
   close(): Promise<void>
 }
@@ -151,7 +154,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
         treeSize = block.header.treeSize
         treeRoot = block.header.treeRoot
         lastBlockTime = block.header.time
-        persistChain = persistChain.then(() => o.store.append(block)).then(
+        persistChain = persistChain.then(() => o.store.appendCommitted(block, e.agreed, e.prev)).then(
           () => drive({ kind: 'persisted', height: block.header.height }),
           (err: Error) => { log('warn', `store append failed at ${block.header.height}: ${err.message}`); process.exitCode = 1 },
         )
@@ -160,12 +163,14 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
       case 'readBlocks': {
         const blocks: Uint8Array[] = []
         let bytes = 0
+        let agreedCount = 0
         for (let h = e.from; h < e.from + e.count && h <= o.store.height && bytes < frameBytesMax / 2; h++) {
           const b = o.store.readBlockBytes(h)
+          if (agreedCount === blocks.length && o.store.certificateOf(h)?.agreed === true) agreedCount++
           bytes += b.length
           blocks.push(b)
         }
-        queueMicrotask(() => drive({ kind: 'blocksRead', to: e.to, blocks }))
+        queueMicrotask(() => drive({ kind: 'blocksRead', to: e.to, blocks, agreedCount }))
         break
       }
       case 'reply': reply(e.commandId, e.result, e.view); break

@@ -25,7 +25,7 @@ import type { App, CommandResult, Execution, ProtocolKeys } from './app.ts'
 import type { ReplicaConfig } from './config.ts'
 import {
   type Body, type Checkpoint, type Commit, type CommitProof, type NewView, type PrePrepare, type Prepare,
-  type PreparedProof, type Signed, type ViewChange, decodeSigned, encodeBody, encodeSigned,
+  type PreparedProof, type Signed, type ViewChange, decodeSigned, encodeBody, encodeCertificate, encodeSigned,
 } from './messages.ts'
 
 export type Input =
@@ -33,20 +33,27 @@ export type Input =
   | { readonly kind: 'message'; readonly from: number; readonly bytes: Uint8Array }
   | { readonly kind: 'tick' }
   | { readonly kind: 'persisted'; readonly height: number }
-  | { readonly kind: 'blocksRead'; readonly to: number; readonly blocks: readonly Uint8Array[] }
+  | { readonly kind: 'blocksRead'; readonly to: number; readonly blocks: readonly Uint8Array[]; readonly agreedCount: number }
 
 export type Effect =
   | { readonly kind: 'send'; readonly to: number; readonly bytes: Uint8Array }
   | { readonly kind: 'broadcast'; readonly bytes: Uint8Array }
-  | { readonly kind: 'persist'; readonly block: Block }
+  /**
+   * Make the block durable. block.certificate is this replica's certificate for it: agreed
+   * (the same on every correct replica) or only its own commit proof until a later block
+   * agrees on one. `prev` is the agreed certificate of an earlier block, learned now.
+   */
+  | { readonly kind: 'persist'; readonly block: Block; readonly agreed: boolean; readonly prev: AgreedCertificate | null }
   | { readonly kind: 'reply'; readonly commandId: string; readonly result: CommandResult; readonly view: number }
   | { readonly kind: 'readBlocks'; readonly to: number; readonly from: number; readonly count: number }
   | { readonly kind: 'log'; readonly level: 'info' | 'warn'; readonly message: string }
 
+export type AgreedCertificate = { readonly height: number; readonly certificate: readonly CommitSignature[] }
+
 /** The last committed block; height -1 (and a zero hash) before the first block. */
 export type Tip = { readonly height: number; readonly hash: Uint8Array; readonly time: number; readonly headerView: number; readonly certificate: readonly CommitSignature[] }
 
-type Slot<S> = { readonly prePrepare: Signed; readonly body: PrePrepare; readonly exec: Execution<S>; prepared: boolean; commitSent: boolean }
+type Slot<S> = { readonly prePrepare: Signed; readonly body: PrePrepare; readonly certDigest: Uint8Array; readonly exec: Execution<S>; prepared: boolean; commitSent: boolean }
 
 type Votes = {
   height: number
@@ -64,6 +71,8 @@ export type ReplicaState<S> = {
   mode: 'normal' | 'viewChange'
   app: S
   tip: Tip
+  tipAgreed: boolean // tip.certificate is the agreed one (not only our own proof)
+  learnedAgreed: AgreedCertificate | null // the tip's agreed certificate, learned by state transfer, not yet stored
   slot: Slot<S> | null
   votes: Votes
   preparedProof: (PreparedProof & { readonly height: number; readonly view: number }) | null
@@ -99,7 +108,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
   assert(config.n === 3 * config.f + 1, 'n = 3f+1')
   assert(id >= 0 && id < config.n, 'replica id in range')
   return {
-    id, config, view: 0, mode: 'normal', app, tip, slot: null,
+    id, config, view: 0, mode: 'normal', app, tip, tipAgreed: false, learnedAgreed: null, slot: null,
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
@@ -117,7 +126,7 @@ export function step<S>(s: ReplicaState<S>, input: Input, now: number, env: Env<
     case 'message': onMessage(c, input.from, input.bytes); break
     case 'tick': onTick(c); break
     case 'persisted': onPersisted(c, input.height); break
-    case 'blocksRead': sign(c, { type: 'blocks', blocks: input.blocks }, input.to); break
+    case 'blocksRead': sign(c, { type: 'blocks', blocks: input.blocks, agreedCount: input.agreedCount }, input.to); break
   }
   maybePropose(c, !hadSlot || s.slot === null)
   return { state: s, effects: fx }
@@ -241,7 +250,7 @@ function propose<S>(c: Ctx<S>, batch: readonly Uint8Array[], time: number, heade
   const exec = precomputed ?? c.env.app.execute(s.app, batch, { height, headerView, time, proposer, prevBlockHash: s.tip.hash })
   const body: PrePrepare = {
     type: 'prePrepare', view: s.view, height, time, headerView, proposer, batch, blockHash: exec.blockHash,
-    rejected: rejectionsOf(exec),
+    rejected: rejectionsOf(exec), prevCertificate: s.tip.certificate,
   }
   const signed = sign(c, body)
   acceptPrePrepare(c, signed, body, exec)
@@ -282,7 +291,7 @@ function dispatch<S>(c: Ctx<S>, m: Signed): void {
       if (b.from <= c.s.persistedHeight && count > 0) c.fx.push({ kind: 'readBlocks', to: m.from, from: b.from, count: Math.min(count, c.s.persistedHeight - b.from + 1) })
       return
     }
-    case 'blocks': return onBlocks(c, m.from, b.blocks)
+    case 'blocks': return onBlocks(c, m.from, b.blocks, b.agreedCount)
   }
 }
 
@@ -367,17 +376,29 @@ function checkAndAccept<S>(c: Ctx<S>, m: Signed, b: PrePrepare): void {
   const mine = rejectionsOf(exec)
   const same = mine.length === b.rejected.length && mine.every((r, i) => r.commandId === b.rejected[i]!.commandId && r.code === b.rejected[i]!.code)
   if (!same) return suspect(c, 'pre-prepare rejections differ from re-execution')
+  if (!prevCertificateValid(c, b)) return suspect(c, `pre-prepare carries no valid certificate of height ${b.height - 1}`)
   acceptPrePrepare(c, m, b, exec)
   if (!isPrimary(s)) {
-    const own = sign(c, { type: 'prepare', view: s.view, height: b.height, blockHash: b.blockHash })
+    const own = sign(c, { type: 'prepare', view: s.view, height: b.height, blockHash: b.blockHash, certDigest: c.s.slot!.certDigest })
     s.votes.prepares.set(s.id, own) // our own prepare counts toward the 2f (PBFT §4.2)
   }
   if (s.deadline === null) s.deadline = c.now + timeout(s)
   checkQuorums(c)
 }
 
+/** The certificate of the tip the pre-prepare carries (it extends our tip: checked by re-execution). */
+function prevCertificateValid<S>(c: Ctx<S>, b: PrePrepare): boolean {
+  const { s } = c
+  if (b.height === 0) return b.prevCertificate.length === 0
+  return certificateValid(c, s.tip.headerView, s.tip.height, s.tip.hash, b.prevCertificate)
+}
+
+function certDigestOf<S>(c: Ctx<S>, b: PrePrepare): Uint8Array {
+  return c.env.app.digest(encodeCertificate(b.prevCertificate))
+}
+
 function acceptPrePrepare<S>(c: Ctx<S>, m: Signed, b: PrePrepare, exec: Execution<S>): void {
-  c.s.slot = { prePrepare: m, body: b, exec, prepared: false, commitSent: false }
+  c.s.slot = { prePrepare: m, body: b, certDigest: certDigestOf(c, b), exec, prepared: false, commitSent: false }
   replayEarly(c)
 }
 
@@ -405,7 +426,7 @@ function checkQuorums<S>(c: Ctx<S>): void {
   const slot = s.slot
   if (slot === null || s.votes.view !== s.view || s.votes.height !== slot.body.height) return
   if (!slot.prepared) {
-    const matching = [...s.votes.prepares.values()].filter((p) => equalBytes((p.body as Prepare).blockHash, slot.body.blockHash))
+    const matching = [...s.votes.prepares.values()].filter((p) => equalBytes((p.body as Prepare).blockHash, slot.body.blockHash) && equalBytes((p.body as Prepare).certDigest, slot.certDigest))
     if (matching.length >= 2 * s.config.f) {
       slot.prepared = true
       s.preparedProof = { prePrepare: slot.prePrepare, prepares: matching.slice(0, 2 * s.config.f), height: slot.body.height, view: s.view }
@@ -414,29 +435,35 @@ function checkQuorums<S>(c: Ctx<S>): void {
   if (slot.prepared && !slot.commitSent) {
     slot.commitSent = true
     const cert = c.env.keys.signCommit(slot.body.headerView, slot.body.height, slot.body.blockHash)
-    const body: Commit = { type: 'commit', view: s.view, height: slot.body.height, blockHash: slot.body.blockHash, headerView: slot.body.headerView, certSig: cert.signature }
+    const body: Commit = { type: 'commit', view: s.view, height: slot.body.height, blockHash: slot.body.blockHash, headerView: slot.body.headerView, certSig: cert.signature, certDigest: slot.certDigest }
     const signed = sign(c, body)
     s.lastCommit = { height: body.height, bytes: encodeSigned(signed) }
     s.votes.commits.set(s.id, { commit: body, cert })
   }
   // 2f+1 commits for the block we hold prove that f+1 correct replicas prepared it, so it is
   // committed even if our own prepare quorum was lost on the way (PBFT committed predicate).
-  const commits = [...s.votes.commits.values()].filter((v) => equalBytes(v.commit.blockHash, slot.body.blockHash) && v.commit.headerView === slot.body.headerView)
+  const commits = [...s.votes.commits.values()].filter((v) => equalBytes(v.commit.blockHash, slot.body.blockHash) && v.commit.headerView === slot.body.headerView && equalBytes(v.commit.certDigest, slot.certDigest))
   if (commits.length < quorum(s)) return
   const certificate = commits.map((v) => v.cert).sort((a, b) => a.replica - b.replica).slice(0, quorum(s))
-  commitBlock(c, slot.exec, certificate, false)
+  const prev = slot.body.height > 0 ? { height: slot.body.height - 1, certificate: slot.body.prevCertificate } : null
+  commitBlock(c, slot.exec, certificate, false, false, prev)
 }
 
 // ---- committing -----------------------------------------------------------------------
 
-function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly CommitSignature[], transferred: boolean): void {
+function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly CommitSignature[], transferred: boolean, agreed: boolean, prev: AgreedCertificate | null): void {
   const { s } = c
   const h = exec.block.header.height
   assert(h === s.tip.height + 1, 'commit in order')
   assert(equalBytes(exec.block.header.prevBlockHash, s.tip.hash), 'commit extends the tip')
+  assert(prev === null || prev.height === s.tip.height, 'an agreed certificate arrives with the next block')
   const block: Block = { ...exec.block, certificate }
+  const learned = s.learnedAgreed !== null && s.learnedAgreed.height === s.tip.height ? s.learnedAgreed : null
+  s.learnedAgreed = null
+  const agreedPrev = prev ?? (s.tipAgreed ? null : learned)
   s.app = exec.state
   s.tip = { height: h, hash: exec.blockHash, time: exec.block.header.time, headerView: exec.block.header.view, certificate }
+  s.tipAgreed = agreed
   s.slot = null
   s.votes = { height: h + 1, view: s.view, prepares: new Map(), commits: new Map() }
   s.resend = { at: c.now, messages: [] }
@@ -445,7 +472,7 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   for (const r of exec.results) s.pending.delete(r.commandId)
   s.unpersisted.set(h, exec.results)
   s.counters.committedBlocks++
-  c.fx.push({ kind: 'persist', block })
+  c.fx.push({ kind: 'persist', block, agreed, prev: agreedPrev })
   s.viewChangeAttempts = 0
   s.deadline = s.pending.size > 0 && !isPrimary(s) ? c.now + timeout(s) : null
   // Rotation is a view change every replica starts at the same height; a replica replaying
@@ -637,8 +664,9 @@ function checkViewChange<S>(c: Ctx<S>, b: ViewChange): string | null {
   if (ppb.height !== cp.height + 1 || ppb.view >= b.newView) return 'prepared proof for the wrong height or view'
   if (pp.from !== primaryOf(ppb.view, s.config.n) || !verified(c, pp)) return 'prepared pre-prepare not signed by its primary'
   const from = new Set<number>()
+  const digest = certDigestOf(c, ppb)
   for (const p of b.prepared.prepares) {
-    if (p.body.type !== 'prepare' || p.body.view !== ppb.view || p.body.height !== ppb.height || !equalBytes(p.body.blockHash, ppb.blockHash)) return 'prepare does not match'
+    if (p.body.type !== 'prepare' || p.body.view !== ppb.view || p.body.height !== ppb.height || !equalBytes(p.body.blockHash, ppb.blockHash) || !equalBytes(p.body.certDigest, digest)) return 'prepare does not match'
     if (p.from === pp.from || from.has(p.from) || !verified(c, p)) return 'prepare signer invalid'
     from.add(p.from)
   }
@@ -705,7 +733,7 @@ function maybeNewView<S>(c: Ctx<S>): void {
 /** A new view with nothing to re-propose carries a signed placeholder: an empty batch. */
 function emptyPrePrepare<S>(c: Ctx<S>): Signed {
   const { s } = c
-  const body: PrePrepare = { type: 'prePrepare', view: s.view, height: s.tip.height + 1, time: 0, headerView: s.view, proposer: s.id, batch: [], blockHash: new Uint8Array(32), rejected: [] }
+  const body: PrePrepare = { type: 'prePrepare', view: s.view, height: s.tip.height + 1, time: 0, headerView: s.view, proposer: s.id, batch: [], blockHash: new Uint8Array(32), rejected: [], prevCertificate: [] }
   return { from: s.id, body, sig: c.env.keys.sign(encodeBody(body)) }
 }
 
@@ -732,7 +760,8 @@ function onNewView<S>(c: Ctx<S>, m: Signed, b: NewView): void {
     if (ppb.batch.length !== 0) return drop(c, 'new view: fresh batch where nothing was prepared')
   } else {
     const r = plan.reproposal
-    const same = equalBytes(r.blockHash, ppb.blockHash) && r.time === ppb.time && r.headerView === ppb.headerView && r.proposer === ppb.proposer && r.batch.length === ppb.batch.length
+    const same = equalBytes(r.blockHash, ppb.blockHash) && r.time === ppb.time && r.headerView === ppb.headerView && r.proposer === ppb.proposer && r.batch.length === ppb.batch.length &&
+      equalBytes(certDigestOf(c, r), certDigestOf(c, ppb))
     if (!same) return drop(c, 'new view: re-proposal differs from the prepared block')
   }
   enterView(c, b.view)
@@ -765,16 +794,18 @@ function maybeFetch<S>(c: Ctx<S>): void {
 function requestBlocks<S>(c: Ctx<S>, peer: number): void {
   const { s } = c
   s.fetching = { peer, at: c.now, target: Math.max(s.stable.height, ...s.lagHints.values()) }
-  sign(c, { type: 'fetch', from: s.tip.height + 1, count: s.config.fetchBlocksMax }, peer)
+  // From our tip when we hold only our own proof for it: the answer brings its agreed certificate.
+  const from = s.tipAgreed || s.tip.height < 0 ? s.tip.height + 1 : s.tip.height
+  sign(c, { type: 'fetch', from, count: s.config.fetchBlocksMax }, peer)
 }
 
-function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[]): void {
+function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agreedCount: number): void {
   const { s } = c
   if (s.fetching === null || s.fetching.peer !== from) return
   s.fetching = null
   let applied = 0
-  for (const bytes of blocks) {
-    const why = applyFetched(c, bytes)
+  for (let i = 0; i < blocks.length; i++) {
+    const why = applyFetched(c, blocks[i]!, i < agreedCount)
     if (why === 'old') continue
     if (why !== null) {
       drop(c, `state transfer from ${from}: ${why}`)
@@ -797,7 +828,7 @@ function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[]): vo
 }
 
 /** Verify a fetched block (hash chain, certificate, re-execution) and commit it. */
-function applyFetched<S>(c: Ctx<S>, bytes: Uint8Array): string | null {
+function applyFetched<S>(c: Ctx<S>, bytes: Uint8Array, agreed: boolean): string | null {
   const { s } = c
   let block: Block
   try {
@@ -806,6 +837,10 @@ function applyFetched<S>(c: Ctx<S>, bytes: Uint8Array): string | null {
     return `undecodable block: ${(e as Error).message}`
   }
   const h = block.header
+  if (h.height === s.tip.height && agreed && !s.tipAgreed && equalBytes(c.env.app.blockHash(h), s.tip.hash) && certificateValid(c, h.view, h.height, s.tip.hash, block.certificate)) {
+    // Our tip holds only our own proof: keep the agreed certificate to store with the next block.
+    s.learnedAgreed = { height: h.height, certificate: block.certificate }
+  }
   if (h.height <= s.tip.height) return 'old'
   if (h.height !== s.tip.height + 1 || !equalBytes(h.prevBlockHash, s.tip.hash)) return `block ${h.height} does not extend height ${s.tip.height}`
   const hash = c.env.app.blockHash(h)
@@ -819,6 +854,6 @@ function applyFetched<S>(c: Ctx<S>, bytes: Uint8Array): string | null {
   if (!equalBytes(exec.blockHash, hash)) return `block ${h.height}: re-execution gives a different block`
   if (exec.results.some((r) => r.result.kind === 'rejected')) return `block ${h.height}: contains a rejected command`
   s.slot = null
-  commitBlock(c, exec, block.certificate, true)
+  commitBlock(c, exec, block.certificate, true, agreed, null)
   return null
 }

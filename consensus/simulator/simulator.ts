@@ -4,7 +4,7 @@
 // may be Byzantine. After every commit it checks that no two correct replicas hold different
 // blocks at the same height, and it reports whether every submitted command committed.
 import { decode, encode } from '../../domain/ledger/codec.ts'
-import type { CommitSignature } from '../../domain/ledger/envelope.ts'
+import type { Block, CommitSignature } from '../../domain/ledger/envelope.ts'
 import { seededRng } from '../../domain/ledger/testing/prng.ts'
 import { nativeCrypto } from '../../domain/crypto/native.ts'
 import type { App, CommandResult, ProtocolKeys } from '../app.ts'
@@ -44,6 +44,7 @@ export type SimResult = {
   readonly fetchedBlocks: number
   readonly maxView: number
   readonly ledgerMatches: boolean
+  readonly certificatesAgreed: number // heights where every correct replica stores the agreed certificate
 }
 
 type Event =
@@ -117,7 +118,9 @@ function realKeys(id: number, pairs: readonly { publicKey: Uint8Array; secretKey
   }
 }
 
-type Node = { state: ReplicaState<TestState>; store: Uint8Array[]; crashed: boolean; env: Env<TestState> }
+/** A stored block as the shell keeps it: the block without certificate, plus the certificate and whether it is the agreed one. */
+type Stored = { readonly block: Block; certificate: readonly CommitSignature[]; agreed: boolean }
+type Node = { state: ReplicaState<TestState>; store: Stored[]; crashed: boolean; env: Env<TestState> }
 
 export function simulate(o: SimOptions): SimResult {
   const rng = seededRng(o.seed)
@@ -168,14 +171,22 @@ export function simulate(o: SimOptions): SimResult {
           const node = nodes[i]!
           const h = e.block.header.height
           if (node.store.length !== h) violations.push(`replica ${i} persisted height ${h} after ${node.store.length}`)
-          node.store.push(app.encodeBlock(e.block))
+          if (e.prev !== null) {
+            const prev = node.store[e.prev.height]
+            if (prev === undefined || e.prev.height !== h - 1) violations.push(`replica ${i}: agreed certificate for height ${e.prev.height} with block ${h}`)
+            else Object.assign(prev, { certificate: e.prev.certificate, agreed: true })
+          }
+          node.store.push({ block: { ...e.block, certificate: [] }, certificate: e.block.certificate, agreed: e.agreed })
           if (isCorrect(i)) checkSafety(i, h, Buffer.from(app.blockHash(e.block.header)).toString('hex'))
           schedule({ at: now + 1, kind: 'input', to: i, input: { kind: 'persisted', height: h } })
           break
         }
         case 'readBlocks': {
-          const blocks = nodes[i]!.store.slice(e.from, e.from + e.count)
-          schedule({ at: now + 1, kind: 'input', to: i, input: { kind: 'blocksRead', to: e.to, blocks } })
+          const stored = nodes[i]!.store.slice(e.from, e.from + e.count)
+          const blocks = stored.map((b) => app.encodeBlock({ ...b.block, certificate: b.certificate }))
+          let agreedCount = 0
+          while (agreedCount < stored.length && stored[agreedCount]!.agreed) agreedCount++
+          schedule({ at: now + 1, kind: 'input', to: i, input: { kind: 'blocksRead', to: e.to, blocks, agreedCount } })
           break
         }
         case 'reply':
@@ -250,7 +261,7 @@ export function simulate(o: SimOptions): SimResult {
     if (byz.behaviour === 'bogusViewChange') {
       const v = node.state.view + 1 + rng.int(3)
       const fakeCert = [0, 1, 2].map((r) => ({ replica: r, keyId: `k${r}`, signature: rng.bytes(32) }))
-      const fakePrepares: Signed[] = [1, 2].map((r) => ({ from: (i + r) % n, body: { type: 'prepare', view: v - 1, height: node.state.tip.height + 1, blockHash: rng.bytes(32) }, sig: rng.bytes(32) }))
+      const fakePrepares: Signed[] = [1, 2].map((r) => ({ from: (i + r) % n, body: { type: 'prepare', view: v - 1, height: node.state.tip.height + 1, blockHash: rng.bytes(32), certDigest: rng.bytes(32) }, sig: rng.bytes(32) }))
       const bodies: Body[] = [
         { type: 'viewChange', newView: v, committed: { height: node.state.tip.height + 50, blockHash: rng.bytes(32), headerView: 0, certificate: fakeCert }, prepared: null },
         { type: 'viewChange', newView: v, committed: { height: node.state.tip.height, blockHash: node.state.tip.hash, headerView: node.state.tip.headerView, certificate: node.state.tip.certificate }, prepared: { prePrepare: fakePrepares[0]!, prepares: fakePrepares } },
@@ -338,8 +349,8 @@ export function simulate(o: SimOptions): SimResult {
     if (!wipe) {
       // Recovery from the local store: re-execute stored blocks (the shell does the same).
       let st = node.state
-      for (const bytes of old.store) {
-        const b = app.decodeBlock(bytes)
+      for (const stored of old.store) {
+        const b = { ...stored.block, certificate: stored.certificate }
         const exec = app.execute(st.app, b.commands, { height: b.header.height, headerView: b.header.view, time: b.header.time, proposer: b.header.proposer, prevBlockHash: st.tip.hash })
         st = initialReplica(i, config, exec.state, { height: b.header.height, hash: exec.blockHash, time: b.header.time, headerView: b.header.view, certificate: b.certificate })
       }
@@ -351,16 +362,32 @@ export function simulate(o: SimOptions): SimResult {
 
   // ---- verdict ----
   const correct = nodes.map((_, i) => i).filter((i) => isCorrect(i))
-  const ledgers = correct.map((i) => nodes[i]!.store.map((b) => Buffer.from(app.blockHash(app.decodeBlock(b).header)).toString('hex')))
+  const ledgers = correct.map((i) => nodes[i]!.store.map((b) => Buffer.from(app.encodeBlock(b.block)).toString('hex')))
   const shortest = Math.min(...ledgers.map((l) => l.length))
   let ledgerMatches = true
-  for (let h = 0; h < shortest; h++) if (new Set(ledgers.map((l) => l[h])).size !== 1) ledgerMatches = false
+  let certificatesAgreed = 0
+  for (let h = 0; h < shortest; h++) {
+    if (new Set(ledgers.map((l) => l[h])).size !== 1) ledgerMatches = false
+    // Byte-identical ledgers: wherever every correct replica holds the agreed certificate, it is the same.
+    const stored = correct.map((i) => nodes[i]!.store[h]!)
+    if (!stored.every((b) => b.agreed)) continue
+    certificatesAgreed++
+    if (new Set(stored.map((b) => Buffer.from(encode(b.certificate.map((x) => ({ ...x })))).toString('hex'))).size !== 1) {
+      violations.push(`height ${h}: correct replicas store different agreed certificates`)
+    }
+  }
+  // Only the last blocks may still wait for their agreed certificate (the next block carries it).
+  for (const i of correct) {
+    const st = nodes[i]!.store
+    const firstOpen = st.findIndex((b) => !b.agreed)
+    if (firstOpen >= 0 && firstOpen < st.length - 2) violations.push(`replica ${i}: block ${firstOpen} of ${st.length} has no agreed certificate`)
+  }
   // Every acknowledged command result must match what the ledger holds.
   for (const [id, hex] of acknowledged) {
     const r = decodeResult(hex)
     if (r.kind === 'committed') {
-      const block = nodes[correct[0]!]!.store[r.height]
-      if (block !== undefined && !app.decodeBlock(block).events.some((ev) => ev.commandId === id)) violations.push(`acknowledged ${id} is not in block ${r.height}`)
+      const block = nodes[correct[0]!]!.store[r.height]?.block
+      if (block !== undefined && !block.events.some((ev) => ev.commandId === id)) violations.push(`acknowledged ${id} is not in block ${r.height}`)
     }
   }
   const sum = (f: (s: ReplicaState<TestState>) => number): number => nodes.filter((_, i) => isCorrect(i)).reduce((a, nd) => a + f(nd.state), 0)
@@ -377,6 +404,7 @@ export function simulate(o: SimOptions): SimResult {
     fetchedBlocks: sum((s) => s.counters.fetchedBlocks),
     maxView: Math.max(...nodes.map((nd) => nd.state.view)),
     ledgerMatches,
+    certificatesAgreed,
   }
 }
 

@@ -34,6 +34,7 @@ export function testApp(crypto: Pick<CryptoFacade, 'sha3_256'>): App<TestState> 
   const app: App<TestState> = {
     commandId: (bytes) => parse(bytes)?.id ?? null,
     blockHash: (header) => h(encode(headerValue(header))),
+    digest: h,
     encodeBlock: (b) => encode({ header: headerValue(b.header), commands: [...b.commands], events: b.events.map((e) => ({ ...e })), certificate: b.certificate.map((c) => ({ ...c })) }),
     decodeBlock: (bytes) => {
       const v = decode(bytes) as unknown as Block

@@ -23,6 +23,8 @@ export type TreeHeadLocation = {
   readonly treeSize: number
 }
 
+export type CertificateLocation = { readonly segment: number; readonly offset: number; readonly length: number; readonly agreed: boolean }
+
 const U32_MAX = 0xffff_ffff
 
 export class LedgerIndex {
@@ -34,6 +36,7 @@ export class LedgerIndex {
   private readonly eventLength = new U32Column()
   private readonly streams = new Map<string, number[]>()
   readonly treeHeads: TreeHeadLocation[] = []
+  private readonly certificates = new Map<number, CertificateLocation>() // height → the agreed one, else the latest proof
 
   get height(): number {
     return this.blockSegment.length - 1
@@ -93,6 +96,17 @@ export class LedgerIndex {
 
   streamPositions(stream: string): readonly number[] {
     return this.streams.get(stream) ?? []
+  }
+
+  /** An agreed certificate is final; a proof only replaces another proof (a block re-committed after a torn tail). */
+  addCertificate(height: number, c: CertificateLocation): void {
+    const current = this.certificates.get(height)
+    if (current !== undefined && current.agreed && !c.agreed) return
+    this.certificates.set(height, c)
+  }
+
+  certificate(height: number): CertificateLocation | undefined {
+    return this.certificates.get(height)
   }
 
   addTreeHead(t: TreeHeadLocation): void {

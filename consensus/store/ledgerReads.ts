@@ -3,13 +3,14 @@
 // differ only in how far the index may be served (`eventCount` / `height` bounds).
 import { assert } from '../../domain/assert.ts'
 import { ErrorCode, ZixtError } from '../../domain/errors.ts'
-import { decodeBlock, decodeHeader } from '../../domain/ledger/block.ts'
+import { decodeBlock, decodeHeader, encodeBlock } from '../../domain/ledger/block.ts'
 import type { Block, BlockHeader, EventEnvelope, SignedTreeHead } from '../../domain/ledger/envelope.ts'
 import { decodeEvent, eventBytesHash, type StreamHead } from '../../domain/ledger/event.ts'
 import type { HashFn } from '../../domain/ledger/merkle.ts'
 import { decodeTreeHead } from '../../domain/ledger/treeHead.ts'
 import { limits } from '../../domain/limits.ts'
 import { blockLayout } from './blockLayout.ts'
+import { decodeCertificateRecord, type CertificateRecord } from './certificateRecord.ts'
 import type { LedgerIndex, TreeHeadLocation } from './ledgerIndex.ts'
 import { RecordType } from './record.ts'
 import type { RecordReader } from './recordReader.ts'
@@ -39,21 +40,38 @@ export class LedgerReads {
     this.reader = reader
   }
 
-  /** The block's canonical bytes, checksum verified (the caller checked the height). */
-  blockBytes(h: number): Uint8Array {
+  /** The block record as stored, checksum verified (the caller checked the height). */
+  recordBytes(h: number): Uint8Array {
     const loc = this.index.block(h)
     const payload = this.reader.record(loc.segment, loc.offset, RecordType.block, loc.length, h)
     return new Uint8Array(payload.buffer, payload.byteOffset, payload.length)
   }
 
+  /** The block's certificate record (agreed if there is one, else the replica's own proof). */
+  certificate(h: number): CertificateRecord | null {
+    const loc = this.index.certificate(h)
+    if (loc === undefined) return null
+    const c = decodeCertificateRecord(this.reader.record(loc.segment, loc.offset, RecordType.certificate, loc.length, h))
+    assert(c.height === h && c.agreed === loc.agreed, `stored certificate of ${h} holds height ${c.height}`)
+    return c
+  }
+
+  /** The block's canonical bytes with its certificate in place (see certificateRecord.ts). */
+  blockBytes(h: number): Uint8Array {
+    const raw = this.recordBytes(h)
+    if (this.index.certificate(h) === undefined) return raw
+    return encodeBlock(this.block(h))
+  }
+
   block(h: number): Block {
-    const block = decodeBlock(this.blockBytes(h))
-    assert(block.header.height === h, `stored block ${h} holds height ${block.header.height}`)
-    return block
+    const stored = decodeBlock(this.recordBytes(h))
+    assert(stored.header.height === h, `stored block ${h} holds height ${stored.header.height}`)
+    const c = this.certificate(h)
+    return c === null ? stored : { ...stored, certificate: c.certificate }
   }
 
   headerBytes(h: number): Uint8Array {
-    const bytes = this.blockBytes(h)
+    const bytes = this.recordBytes(h)
     const layout = blockLayout(bytes)
     return bytes.subarray(layout.header.start, layout.header.end)
   }

@@ -13,6 +13,7 @@ import { rootHash, type HashFn } from '../../domain/ledger/merkle.ts'
 import { decodeTreeHead, encodeTreeHead } from '../../domain/ledger/treeHead.ts'
 import { limits } from '../../domain/limits.ts'
 import { blockLayout, type BlockLayout } from './blockLayout.ts'
+import { encodeCertificateRecord, type CertificateRecord } from './certificateRecord.ts'
 import type { LedgerIndex, TreeHeadLocation } from './ledgerIndex.ts'
 import { acquireLock, type DirLock } from './lock.ts'
 import { frameRecord, RecordType } from './record.ts'
@@ -130,6 +131,43 @@ export class LedgerStore {
     })
     if ((h.height + 1) % this.frontierEvery === 0) this.checkpoint(next)
     return done
+  }
+
+  /**
+   * Appends a committed block the way a replica does (see certificateRecord.ts): its
+   * certificate as a record of its own (`agreed` or this replica's proof), the block with an
+   * empty certificate field, and, first, `prev`: the agreed certificate of an earlier block
+   * learned with this one. One group commit; resolves once all of it is on disk.
+   */
+  async appendCommitted(block: Block, agreed: boolean, prev: { readonly height: number; readonly certificate: Block['certificate'] } | null): Promise<void> {
+    this.checkWritable()
+    assert(block.header.height === this.pending.height + 1, `appendCommitted: block ${block.header.height} does not follow ${this.pending.height}`)
+    if (prev !== null) {
+      assert(prev.height >= 0 && prev.height <= this.pending.height, `appendCommitted: agreed certificate for ${prev.height} beyond the ledger`)
+      void this.enqueueCertificate({ height: prev.height, agreed: true, certificate: prev.certificate }).catch(() => {})
+    }
+    void this.enqueueCertificate({ height: block.header.height, agreed, certificate: block.certificate }).catch(() => {})
+    // the block's own promise reports a write failure for all three (one queue, in order)
+    return this.append({ ...block, certificate: [] })
+  }
+
+  private enqueueCertificate(c: CertificateRecord): Promise<void> {
+    const bytes = encodeCertificateRecord(c)
+    return this.writer.enqueue(frameRecord(RecordType.certificate, bytes), (segment, offset) => {
+      this.index.addCertificate(c.height, { segment, offset, length: bytes.length, agreed: c.agreed })
+    })
+  }
+
+  /** The certificate stored for block h: the agreed one, else this replica's own proof; null if none. */
+  certificateOf(h: number): CertificateRecord | null {
+    checkHeight(h, this.height, this.corruption)
+    return this.reads.certificate(h)
+  }
+
+  /** The block record exactly as stored (certificate field empty when appended by appendCommitted). */
+  readBlockRecordBytes(h: number): Uint8Array {
+    checkHeight(h, this.height, this.corruption)
+    return this.reads.recordBytes(h)
   }
 
   /** Asserts the block's event positions and roots against the chain, and returns the new tip. */
@@ -301,7 +339,7 @@ export class LedgerStore {
       frontier: checkpoint.frontier,
     }
     for (let h = checkpoint.height + 1; h <= this.index.height; h++) {
-      const bytes = this.readBlockBytes(h)
+      const bytes = this.readBlockRecordBytes(h)
       const layout = blockLayout(bytes)
       const headerBytes = bytes.subarray(layout.header.start, layout.header.end)
       const frontier = tip.frontier.appendAll(layout.events.map((s) => eventBytesHash(bytes.subarray(s.start, s.end), this.hash)), this.hash)

@@ -11,6 +11,7 @@ export const RecordType = {
   block: 1, // canonical block bytes (domain/ledger/block.ts)
   treeHead: 2, // canonical signed tree head bytes (domain/ledger/treeHead.ts)
   frontier: 3, // canonical { height, frontier }: the event tree's right edge after that block
+  certificate: 4, // canonical { height, agreed, certificate }: a block's commit certificate (certificateRecord.ts)
 } as const
 export type RecordType = (typeof RecordType)[keyof typeof RecordType]
 
@@ -18,7 +19,7 @@ export const RECORD_HEADER_BYTES = 6
 export const RECORD_OVERHEAD_BYTES = 10
 
 export function isRecordType(t: number): t is RecordType {
-  return t === RecordType.block || t === RecordType.treeHead || t === RecordType.frontier
+  return t === RecordType.block || t === RecordType.treeHead || t === RecordType.frontier || t === RecordType.certificate
 }
 
 export function frameRecord(type: RecordType, payload: Uint8Array): Buffer {

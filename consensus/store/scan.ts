@@ -17,6 +17,7 @@ import { eventBytesHash } from '../../domain/ledger/event.ts'
 import { MerkleFrontier, type HashFn } from '../../domain/ledger/merkle.ts'
 import { limits } from '../../domain/limits.ts'
 import { blockLayout } from './blockLayout.ts'
+import { decodeCertificateRecord } from './certificateRecord.ts'
 import { LedgerIndex } from './ledgerIndex.ts'
 import { RecordType } from './record.ts'
 import { intactRecordAfter, listSegments, scanSegment, segmentName, type ScannedRecord } from './segmentFile.ts'
@@ -61,6 +62,7 @@ export class Scanner {
     try {
       if (r.type === RecordType.block) return this.block(segment, r)
       if (r.type === RecordType.treeHead) return this.treeHead(segment, r)
+      if (r.type === RecordType.certificate) return this.certificate(segment, r)
       return this.frontier(r)
     } catch (e) {
       return `record does not decode: ${(e as Error).message}`
@@ -91,6 +93,14 @@ export class Scanner {
     const sth = decodeTreeHead(r.payload)
     if (sth.treeSize > this.index.eventCount) return `tree head of size ${sth.treeSize} precedes its events`
     this.index.addTreeHead({ segment, offset: r.offset, length: r.payload.length, replica: sth.replica, treeSize: sth.treeSize })
+    return null
+  }
+
+  private certificate(segment: number, r: ScannedRecord): string | null {
+    const c = decodeCertificateRecord(r.payload)
+    // written just before its block, or (agreed) after it: never further ahead
+    if (c.height > this.index.height + 1) return `certificate of height ${c.height} after block ${this.index.height}`
+    this.index.addCertificate(c.height, { segment, offset: r.offset, length: r.payload.length, agreed: c.agreed })
     return null
   }
 
