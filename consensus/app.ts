@@ -34,6 +34,12 @@ export type App<S> = {
   encodeBlock(block: Block): Uint8Array
   /** Throws on malformed bytes. */
   decodeBlock(bytes: Uint8Array): Block
+  /**
+   * Optional: do ahead of time the costly part of executing `command` (its signature check)
+   * so a later execute() that meets the same bytes reuses it. Must not change any result:
+   * execute() stays the only thing that decides.
+   */
+  warm?(state: S, command: Uint8Array, time: number): void
 }
 
 /** The replica's signing keys and the cluster's verification keys (ML-DSA-65 in production). */

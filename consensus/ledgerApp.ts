@@ -23,9 +23,63 @@ export function signedCommandId(bytes: Uint8Array): string | null {
   }
 }
 
-export function ledgerApp(crypto: CryptoFacade): App<LedgerAppState> {
+/** Verifications remembered: every command pending on a replica, with room to spare. */
+const verifiedCacheMax = 50_000
+
+/**
+ * The crypto facade with ML-DSA-65 verification remembered by a digest of everything it
+ * covers (key, context, message, signature). Only successes are kept: a signature that
+ * verified once verifies again (FIPS 204 verification is deterministic), so the cache changes
+ * no result, only when the work is done. A command's signature is checked when it arrives
+ * (warm) on the replica's idle time, not while a pre-prepare waits for re-execution.
+ */
+function rememberingVerify(crypto: CryptoFacade): CryptoFacade {
+  const dsa = crypto.mlDsa65
+  const ok = new Set<string>()
+  const keyOf = (pk: Uint8Array, msg: Uint8Array, sig: Uint8Array, ctx?: Uint8Array): string => {
+    const c = ctx ?? new Uint8Array(0)
+    const buf = new Uint8Array(12 + pk.length + c.length + msg.length + sig.length)
+    const view = new DataView(buf.buffer)
+    let at = 0
+    for (const part of [pk, c, msg]) {
+      view.setUint32(at, part.length)
+      buf.set(part, at + 4)
+      at += 4 + part.length
+    }
+    buf.set(sig, at)
+    return Buffer.from(crypto.sha3_256(buf)).toString('base64')
+  }
+  const mlDsa65: typeof dsa = {
+    name: dsa.name, publicKeyBytes: dsa.publicKeyBytes, secretKeyBytes: dsa.secretKeyBytes, signatureBytes: dsa.signatureBytes, seedBytes: dsa.seedBytes,
+    keygen: (seed) => dsa.keygen(seed),
+    sign: (sk, m, ctx) => dsa.sign(sk, m, ctx),
+    verify(pk, msg, sig, ctx) {
+      const k = keyOf(pk, msg, sig, ctx)
+      if (ok.has(k)) return true
+      const good = dsa.verify(pk, msg, sig, ctx)
+      if (good) {
+        ok.add(k)
+        if (ok.size > verifiedCacheMax) ok.delete(ok.values().next().value!)
+      }
+      return good
+    },
+  }
+  return { ...crypto, mlDsa65 }
+}
+
+export function ledgerApp(rawCrypto: CryptoFacade): App<LedgerAppState> {
+  const crypto = rememberingVerify(rawCrypto)
   const hash = crypto.sha3_256
   return {
+    warm(state, command, time) {
+      // A dry run on the committed state: the signer's key is looked up as execute() would.
+      // A command that depends on one not yet committed is rejected here and simply not warmed.
+      try {
+        executeCommand(state.ledger, command, { height: state.chain.height + 1, time: Math.max(time, state.ledger.time), position: state.chain.frontier.size }, crypto)
+      } catch {
+        // a bug would show in execute(), where it counts
+      }
+    },
     commandId: signedCommandId,
     blockHash: (header) => blockHash(header, hash),
     digest: (bytes) => hash(bytes),

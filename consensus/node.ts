@@ -154,7 +154,10 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
         treeSize = block.header.treeSize
         treeRoot = block.header.treeRoot
         lastBlockTime = block.header.time
-        persistChain = persistChain.then(() => o.store.appendCommitted(block, e.agreed, e.prev)).then(
+        // Queued at once, not after the previous fsync: the store keeps the order and writes
+        // everything queued during one fsync in the next (group commit across blocks).
+        // Promises resolve in queue order, so `persisted` inputs arrive in height order.
+        persistChain = o.store.appendCommitted(block, e.agreed, e.prev).then(
           () => drive({ kind: 'persisted', height: block.header.height }),
           (err: Error) => { log('warn', `store append failed at ${block.header.height}: ${err.message}`); process.exitCode = 1 },
         )
@@ -197,6 +200,27 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
     clients.set(id, set)
     if (clients.size > clientsMax) clients.delete(clients.keys().next().value!)
     drive({ kind: 'request', command })
+    warmLater(id, command)
+  }
+
+  // ---- warm-up: command signatures checked on idle time --------------------------------
+  // Re-executing a pre-prepare is mostly ML-DSA verification of its commands; done when the
+  // command arrives (one per event-loop turn, so protocol messages are never held up), the
+  // re-execution finds it remembered (ledgerApp) and the block is prepared sooner.
+  const warmQueue = new Map<string, Uint8Array>()
+  let warming = false
+  function warmLater(id: string, command: Uint8Array): void {
+    if (o.app.warm === undefined || warmQueue.size >= config.pendingCommandsMax) return
+    warmQueue.set(id, command)
+    if (!warming) { warming = true; setImmediate(warmOne) }
+  }
+  function warmOne(): void {
+    const next = warmQueue.entries().next()
+    if (closed || next.done === true) { warming = false; return }
+    const [id, command] = next.value
+    warmQueue.delete(id)
+    if (state.pending.has(id)) o.app.warm!(state.app, command, Date.now())
+    setImmediate(warmOne)
   }
 
   // ---- tree heads -----------------------------------------------------------------------

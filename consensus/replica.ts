@@ -95,6 +95,7 @@ export type ReplicaState<S> = {
   certified: number // highest height we hold a commit proof for (view change, new view)
   resend: { at: number; messages: Uint8Array[] } // our messages for the block in flight, re-sent while it stalls
   lastCommit: { height: number; bytes: Uint8Array } | null // our commit for the tip, for peers that missed it
+  tipVerified: Map<number, Uint8Array> // replica → its certificate signature over the tip, already verified
   counters: Counters
 }
 
@@ -112,7 +113,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null,
+    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null, tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -390,7 +391,7 @@ function checkAndAccept<S>(c: Ctx<S>, m: Signed, b: PrePrepare): void {
 function prevCertificateValid<S>(c: Ctx<S>, b: PrePrepare): boolean {
   const { s } = c
   if (b.height === 0) return b.prevCertificate.length === 0
-  return certificateValid(c, s.tip.headerView, s.tip.height, s.tip.hash, b.prevCertificate)
+  return certificateValid(c, s.tip.headerView, s.tip.height, s.tip.hash, b.prevCertificate, s.tipVerified)
 }
 
 function certDigestOf<S>(c: Ctx<S>, b: PrePrepare): Uint8Array {
@@ -464,6 +465,10 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   s.app = exec.state
   s.tip = { height: h, hash: exec.blockHash, time: exec.block.header.time, headerView: exec.block.header.view, certificate }
   s.tipAgreed = agreed
+  // Every signature here was verified: on receipt (onCommit, matching this block's hash and
+  // header view), our own, or by certificateValid for a fetched block.
+  s.tipVerified = new Map(certificate.map((sig) => [sig.replica, sig.signature]))
+  if (!transferred) for (const [r, v] of s.votes.commits) if (v.commit.headerView === exec.block.header.view && equalBytes(v.commit.blockHash, exec.blockHash)) s.tipVerified.set(r, v.cert.signature)
   s.slot = null
   s.votes = { height: h + 1, view: s.view, prepares: new Map(), commits: new Map() }
   s.resend = { at: c.now, messages: [] }
@@ -673,11 +678,17 @@ function checkViewChange<S>(c: Ctx<S>, b: ViewChange): string | null {
   return from.size >= 2 * s.config.f ? null : 'too few prepares'
 }
 
-function certificateValid<S>(c: Ctx<S>, headerView: number, height: number, blockHash: Uint8Array, cert: readonly CommitSignature[]): boolean {
+/**
+ * `known`: signatures over this very block already verified (the commits we received for our
+ * tip): the same bytes need no second ML-DSA verification (3 per pre-prepare otherwise).
+ */
+function certificateValid<S>(c: Ctx<S>, headerView: number, height: number, blockHash: Uint8Array, cert: readonly CommitSignature[], known?: ReadonlyMap<number, Uint8Array>): boolean {
   const seen = new Set<number>()
   for (const sig of cert) {
     if (sig.replica >= c.s.config.n || seen.has(sig.replica)) return false
-    if (!c.env.keys.verifyCommit(headerView, height, blockHash, sig)) return false
+    const checked = known?.get(sig.replica)
+    const cached = checked !== undefined && sig.keyId === c.env.keys.keyIdOf(sig.replica) && equalBytes(checked, sig.signature)
+    if (!cached && !c.env.keys.verifyCommit(headerView, height, blockHash, sig)) return false
     seen.add(sig.replica)
   }
   return seen.size >= quorum(c.s)
