@@ -6,7 +6,11 @@ import { concatBytes, fromBase64url, toBase64url, utf8Encode } from './encoding.
 import { ErrorCode } from './errors.ts'
 import {
   DEVICE_CERT_CONTEXT,
+  MLS_KEY_CERT_CONTEXT,
   deviceCertificateBytes,
+  mlsKeyCertificateBytes,
+  signMlsKeyCertificate,
+  verifyMlsKeyCertificate,
   deviceIdFor,
   fingerprint,
   signDeviceCertificate,
@@ -73,4 +77,38 @@ t.test('device certificates', async (t) => {
   const stranger = nativeCrypto.slhDsaShake256f.keygen().publicKey
   t.equal(verifyDeviceCertificate(cert, { userId, identityPublicKey: stranger }, nobleCrypto), false, 'other identity key')
   t.throws(() => verifyDeviceCertificate(cert, { userId, identityPublicKey: new Uint8Array(3) }, nobleCrypto), { code: ErrorCode.invalidLength })
+})
+
+t.test('MLS key certificate: the device key (ML-DSA-65) signs encode({ userId, deviceId, mlsSignaturePublicKey, issuedAt })', async (t) => {
+  const userId = userIdFor(identity.publicKey, nativeCrypto)
+  const deviceId = deviceIdFor(device.publicKey, nativeCrypto)
+  const mlsSignaturePublicKey = nativeCrypto.mlDsa87.keygen().publicKey
+  const issuedAt = 1_750_000_000_000
+  const input = { userId, deviceId, mlsSignaturePublicKey, issuedAt }
+  t.same(decode(mlsKeyCertificateBytes(input)), { userId, deviceId, mlsSignaturePublicKey: toBase64url(mlsSignaturePublicKey), issuedAt }, 'signed bytes')
+  for (const signer of [nativeCrypto, nobleCrypto]) {
+    const signature = signMlsKeyCertificate({ ...input, deviceSecretKey: device.secretKey }, signer)
+    t.equal(signature.length, 3309, 'an ML-DSA-65 signature')
+    t.equal(nativeCrypto.mlDsa65.verify(device.publicKey, mlsKeyCertificateBytes(input), signature, utf8Encode(MLS_KEY_CERT_CONTEXT)), true, `under context ${MLS_KEY_CERT_CONTEXT}`)
+    for (const verifier of [nativeCrypto, nobleCrypto]) {
+      t.equal(verifyMlsKeyCertificate({ ...input, signature }, device.publicKey, verifier), true, `${signer.backend} → ${verifier.backend}`)
+    }
+  }
+  const signature = signMlsKeyCertificate({ ...input, deviceSecretKey: device.secretKey }, nativeCrypto)
+  const otherMls = nativeCrypto.mlDsa87.keygen().publicKey
+  const tampered: [string, Parameters<typeof verifyMlsKeyCertificate>[0]][] = [
+    ['other user', { ...input, signature, userId: deviceId }],
+    ['other device id', { ...input, signature, deviceId: userId }],
+    ['other MLS key', { ...input, signature, mlsSignaturePublicKey: otherMls }],
+    ['MLS key too short', { ...input, signature, mlsSignaturePublicKey: otherMls.subarray(1) }],
+    ['issuedAt', { ...input, signature, issuedAt: issuedAt + 1 }],
+    ['issuedAt not an integer', { ...input, signature, issuedAt: 1.5 }],
+    ['signature truncated', { ...input, signature: signature.subarray(1) }],
+  ]
+  for (const [what, c] of tampered) t.equal(verifyMlsKeyCertificate(c, device.publicKey, nobleCrypto), false, what)
+  t.equal(verifyMlsKeyCertificate({ ...input, signature }, nativeCrypto.mlDsa65.keygen().publicKey, nativeCrypto), false, 'another device key')
+  const wrongContext = nativeCrypto.mlDsa65.sign(device.secretKey, mlsKeyCertificateBytes(input), utf8Encode(DEVICE_CERT_CONTEXT))
+  t.equal(verifyMlsKeyCertificate({ ...input, signature: wrongContext }, device.publicKey, nativeCrypto), false, 'signed under another context')
+  t.throws(() => verifyMlsKeyCertificate({ ...input, signature }, new Uint8Array(3), nativeCrypto), { code: ErrorCode.invalidLength })
+  t.throws(() => signMlsKeyCertificate({ ...input, mlsSignaturePublicKey: otherMls.subarray(1), deviceSecretKey: device.secretKey }, nativeCrypto), { code: ErrorCode.invalidLength })
 })

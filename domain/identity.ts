@@ -4,7 +4,7 @@
 // functions take the ids as inputs instead of re-deriving them from the current keys.
 import type { CryptoFacade } from './crypto/types.ts'
 import { checkLength } from './crypto/check.ts'
-import { mlDsa65Sizes, slhDsaShake256fSizes } from './crypto/params.ts'
+import { mlDsa65Sizes, mlDsa87Sizes, slhDsaShake256fSizes } from './crypto/params.ts'
 import { concatBytes, fromBase64url, toBase64url, toHex, utf8Encode } from './encoding.ts'
 import { encode } from './ledger/codec.ts'
 import type { DeviceCertificate } from './user/commands.ts'
@@ -101,4 +101,56 @@ export function verifyDeviceCertificate(
     issuedAt: certificate.issuedAt,
   })
   return crypto.slhDsaShake256f.verify(signer.identityPublicKey, bytes, signature, deviceCertContext)
+}
+
+export const MLS_KEY_CERT_CONTEXT = 'zixt/mls-key-cert/v1'
+const mlsKeyCertContext = utf8Encode(MLS_KEY_CERT_CONTEXT)
+
+export type MlsKeyCertificateInput = {
+  readonly userId: string
+  readonly deviceId: string
+  readonly mlsSignaturePublicKey: Uint8Array // ML-DSA-87
+  readonly issuedAt: number // ms since the epoch
+}
+
+/** The signed bytes: encode({ userId, deviceId, mlsSignaturePublicKey (base64url), issuedAt }). */
+export function mlsKeyCertificateBytes(input: MlsKeyCertificateInput): Uint8Array {
+  return encode({
+    userId: input.userId,
+    deviceId: input.deviceId,
+    mlsSignaturePublicKey: toBase64url(input.mlsSignaturePublicKey),
+    issuedAt: input.issuedAt,
+  })
+}
+
+/**
+ * The device key (ML-DSA-65, itself certified by the identity key in the ledger) certifies
+ * the device's MLS signature key (ML-DSA-87) under context 'zixt/mls-key-cert/v1'.
+ * Returns the 3,309-byte signature; it travels in the MLS credential (web/client/core/mls).
+ */
+export function signMlsKeyCertificate(
+  input: MlsKeyCertificateInput & { readonly deviceSecretKey: Uint8Array },
+  crypto: CryptoFacade,
+): Uint8Array {
+  checkLength('mlsSignaturePublicKey', input.mlsSignaturePublicKey, mlDsa87Sizes.publicKeyBytes)
+  if (!Number.isSafeInteger(input.issuedAt) || input.issuedAt < 0) throw new RangeError(`issuedAt ${input.issuedAt} is not a non-negative safe integer`)
+  return crypto.mlDsa65.sign(input.deviceSecretKey, mlsKeyCertificateBytes(input), mlsKeyCertContext)
+}
+
+/**
+ * True when `devicePublicKey` signed `signature` over this input. Everything but the device
+ * key comes from the network, so anything malformed there is `false`; a malformed device
+ * key throws.
+ */
+export function verifyMlsKeyCertificate(
+  input: MlsKeyCertificateInput & { readonly signature: Uint8Array },
+  devicePublicKey: Uint8Array,
+  crypto: CryptoFacade,
+): boolean {
+  checkLength('devicePublicKey', devicePublicKey, mlDsa65Sizes.publicKeyBytes)
+  if (input.mlsSignaturePublicKey.length !== mlDsa87Sizes.publicKeyBytes) return false
+  if (input.signature.length !== mlDsa65Sizes.signatureBytes) return false
+  if (!Number.isSafeInteger(input.issuedAt) || input.issuedAt < 0) return false
+  if (typeof input.userId !== 'string' || typeof input.deviceId !== 'string') return false
+  return crypto.mlDsa65.verify(devicePublicKey, mlsKeyCertificateBytes(input), input.signature, mlsKeyCertContext)
 }

@@ -10,6 +10,7 @@ export function memberToValue(m: Member): Value {
     deviceId: m.identity.deviceId,
     publicKey: m.signatureKeys.publicKey,
     signKey: m.signatureKeys.signKey,
+    certificate: m.certificate === undefined ? null : { issuedAt: m.certificate.issuedAt, signature: m.certificate.signature },
     keyPackages: m.keyPackages.map((k) => ({
       ref: k.ref,
       keyPackage: encodeMlsMessage({ version: 'mls10', wireformat: 'mls_key_package', keyPackage: k.publicPackage }),
@@ -37,9 +38,11 @@ export function memberFromValue(v: Value): Member {
       lastResort: k['lastResort'] === true,
     }
   })
+  const cert = (r['certificate'] ?? null) as Record<string, Value> | null // absent in records written before certificates
   return {
     identity: { userId: r['userId'] as string, deviceId: r['deviceId'] as string },
     signatureKeys: { publicKey: r['publicKey'] as Uint8Array, signKey: r['signKey'] as Uint8Array },
     keyPackages: held,
+    ...(cert === null ? {} : { certificate: { issuedAt: cert['issuedAt'] as number, signature: cert['signature'] as Uint8Array } }),
   }
 }

@@ -7,7 +7,7 @@
 // ledger accepted it; others' commits and messages are processed in ledger position order.
 import type { CryptoFacade } from '../../../domain/crypto/types.ts'
 import { fromBase64url, toBase64url } from '../../../domain/encoding.ts'
-import { fingerprint } from '../../../domain/identity.ts'
+import { fingerprint, signMlsKeyCertificate, verifyMlsKeyCertificate } from '../../../domain/identity.ts'
 import type { KeyFileKeys } from '../../../domain/keyfile.ts'
 import { equalBytes, type Value } from '../../../domain/ledger/codec.ts'
 import { ApiError, type ApiClient, type EventJson, type Message, type MlsCommit, type SessionInfo, type ThreadSummary } from './api/client.ts'
@@ -18,11 +18,14 @@ import { decryptAttachment, encryptAttachment, type AttachmentRef } from './atta
 import type { AttachmentType } from './attachments/fileType.ts'
 import { applyOwnCommit, processCommit, proposeAddMembers, proposeRemoveMembers, type PendingCommit } from './mls/commit.ts'
 import { decodeContent, encodeContent } from './mls/content.ts'
-import { createGroup, groupEpoch, isActive, joinFromWelcome, type Group, type GroupOptions } from './mls/group.ts'
+import { checkCredential, type LedgerDevice } from './mls/credentialCheck.ts'
+import { MlsClientError, MlsErrorCode } from './mls/errors.ts'
+import { createGroup, groupEpoch, isActive, joinFromWelcome, type Group, type GroupMember, type GroupOptions } from './mls/group.ts'
+import { checkCommitMembership, checkWelcomeMembership, type MembershipEvent, type MembershipVerdict } from './mls/membership.ts'
 import { decodeGroup, encodeGroup } from './mls/groupStore.ts'
 import type { MemberIdentity } from './mls/identity.ts'
 import { generateKeyPackages } from './mls/keyPackages.ts'
-import { createMember, type Member } from './mls/member.ts'
+import { certifyMember, createMember, mlsSignaturePublicKey, type Member } from './mls/member.ts'
 import { decryptMessage, encryptMessage } from './mls/message.ts'
 import { peekMessage } from './mls/wire.ts'
 import { memberFromValue, memberToValue } from './mlsStore.ts'
@@ -45,20 +48,29 @@ export type ThreadView = {
   summary: ThreadSummary | null
   name: string | null
   messages: ChatMessage[]
-  /** joining: waiting for our Welcome; removed: we are no longer a member (history stays readable). */
-  status: 'joining' | 'active' | 'removed'
+  /**
+   * joining: waiting for our Welcome; removed: we are no longer a member (history stays
+   * readable); compromised: the ledger holds a commit or Welcome this device refused (its
+   * credentials or membership disagree with the ledger), `error` says why; nothing after it is applied.
+   */
+  status: 'joining' | 'active' | 'removed' | 'compromised'
   error: string | null
 }
 
 type ThreadState = {
   group: Group | null
   lastPosition: number
+  /** Ledger position of the commit that began the group's current epoch (0: creation). */
+  epochStart: number
+  /** Membership events seen live (the API only lists current members). */
+  membership: MembershipEvent[]
   view: ThreadView
 }
 
 const KEY_PACKAGES_LOW = 4
 const KEY_PACKAGES_BATCH = 8
 const MESSAGES_KEPT_MAX = 2000
+const MEMBERSHIP_EVENTS_KEPT_MAX = 1000
 
 export type SessionDeps = {
   readonly api: ApiClient
@@ -88,7 +100,9 @@ export class Session {
   readonly #queues = new Map<string, Promise<unknown>>()
   readonly #listeners = new Set<(what: string) => void>()
   readonly #usernames = new Map<string, string>()
-  readonly #devices = new Map<string, { at: number; ids: Set<string> }>()
+  readonly #devices = new Map<string, { at: number; devices: LedgerDevice[] | undefined }>()
+  /** Why the last credential check failed; transient when the ledger's devices could not be read. */
+  #credentialProblem: { message: string; transient: boolean } | null = null
   #live: LiveConnection | null = null
   #refreshTimer: ReturnType<typeof setTimeout> | null = null
   #closed = false
@@ -117,6 +131,7 @@ export class Session {
       s.#member = memberFromValue(r['member']!)
       s.#claimedRefs = new Set(r['claimed'] as string[])
     }
+    s.#member = s.#certified(s.#member)
     await s.#saveMember()
     await s.ensureKeyPackages()
     for (const name of await deps.vault.names('t:')) await s.#loadThread(name.slice(2))
@@ -176,6 +191,8 @@ export class Session {
     if (m.type !== 'event') return
     const ev = m.event
     if (m.threadId !== null) {
+      const seen = membershipEventsOf(ev)
+      if (seen.length > 0) void this.#queue(m.threadId, () => this.#recordMembership(m.threadId!, seen))
       if ((ev.type === 'MemberRemoved' || ev.type === 'MemberLeft') && ev.payload['userId'] === this.keys.userId) {
         void this.#queue(m.threadId, () => this.#markRemoved(m.threadId!))
       } else {
@@ -197,6 +214,22 @@ export class Session {
       this.#refreshTimer = null
       void this.refreshThreads().catch(() => {})
     }, 150)
+  }
+
+  /**
+   * The member with a certificate of its MLS signature key by this device's current key
+   * (DESIGN "Keys and signatures"): kept when it still verifies, else issued anew (first
+   * start, or the device key was rotated). Key packages published before keep their old
+   * credential; leaves already in groups keep theirs until a commit replaces them.
+   */
+  #certified(member: Member): Member {
+    const mlsSignaturePublicKeyBytes = mlsSignaturePublicKey(member)
+    const c = member.certificate
+    const ids = { userId: this.keys.userId, deviceId: this.keys.deviceId }
+    if (c !== undefined && verifyMlsKeyCertificate({ ...ids, mlsSignaturePublicKey: mlsSignaturePublicKeyBytes, ...c }, this.keys.device.publicKey, this.crypto)) return member
+    const issuedAt = this.#now()
+    const signature = signMlsKeyCertificate({ ...ids, mlsSignaturePublicKey: mlsSignaturePublicKeyBytes, issuedAt, deviceSecretKey: this.keys.device.secretKey }, this.crypto)
+    return certifyMember(member, { issuedAt, signature })
   }
 
   // --- key packages -----------------------------------------------------------------------
@@ -264,24 +297,73 @@ export class Session {
     }
   }
 
-  // The MLS credential check: the device must be one of the user's registered, unrevoked
-  // devices in the read model (fetched at most every 10 s per user).
-  async #deviceKnown(identity: MemberIdentity): Promise<boolean> {
-    const cached = this.#devices.get(identity.userId)
-    if (cached !== undefined && (cached.ids.has(identity.deviceId) || this.#now() - cached.at < 10_000)) return cached.ids.has(identity.deviceId)
+  // The MLS credential check (mls/credentialCheck.ts): the leaf's MLS key must be certified
+  // by the current key of a registered, unrevoked device of that user in the ledger. The
+  // devices come from the read model, cached per user; a miss re-reads at most once a second.
+  async #ledgerDevices(userId: string, fresh: boolean): Promise<readonly LedgerDevice[] | undefined> {
+    const cached = this.#devices.get(userId)
+    if (cached !== undefined && (!fresh || this.#now() - cached.at < 1000)) return cached.devices
+    let devices: LedgerDevice[] | undefined
     try {
-      const u = await this.api.user(identity.userId)
+      const u = await this.api.user(userId)
       this.#usernames.set(u.userId, u.username)
-      const ids = new Set(u.devices.filter((d) => d.status !== 'revoked').map((d) => d.deviceId))
-      this.#devices.set(identity.userId, { at: this.#now(), ids })
-      return ids.has(identity.deviceId)
-    } catch {
-      return false
+      devices = u.devices.map((d) => ({ deviceId: d.deviceId, publicKey: fromBase64url(d.publicKey), status: d.status }))
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e
+      devices = undefined
     }
+    this.#devices.set(userId, { at: this.#now(), devices })
+    return devices
   }
 
   #groupOptions(): GroupOptions {
-    return { validateCredential: (identity) => this.#deviceKnown(identity) }
+    return {
+      validateCredential: async (identity, signaturePublicKey, certificate) => {
+        try {
+          const v = await checkCredential({ identity, signaturePublicKey, certificate }, (u, fresh) => this.#ledgerDevices(u, fresh), this.crypto)
+          if (v.kind === 'valid') return true
+          this.#credentialProblem = { message: v.message, transient: false }
+        } catch (e) {
+          this.#credentialProblem = { message: `cannot read the ledger's devices: ${errorText(e)}`, transient: true }
+        }
+        return false
+      },
+    }
+  }
+
+  /** The thread's membership events we know: those seen live plus the current members' joins. */
+  async #membershipEvents(threadId: string, st: ThreadState): Promise<MembershipEvent[]> {
+    let members: { userId: string; joinedPosition: number }[]
+    try {
+      members = (await this.api.members(threadId)).members
+    } catch (e) {
+      if (!(e instanceof ApiError) || (e.status !== 403 && e.status !== 404)) throw e
+      members = [] // no longer a member: what we saw live is all we know
+    }
+    const out = [...st.membership]
+    for (const m of members) if (!out.some((e) => e.userId === m.userId && e.position === m.joinedPosition)) out.push({ kind: 'joined', userId: m.userId, position: m.joinedPosition })
+    return out
+  }
+
+  /**
+   * A commit or Welcome the ledger accepted and this device refuses: the group is forked
+   * for us (or someone is attacking it). Stop applying anything and say why.
+   */
+  async #markCompromised(st: ThreadState, reason: string): Promise<void> {
+    st.view.status = 'compromised'
+    st.view.error = `The thread's encryption was refused on this device: ${reason}. Messages after it cannot be read here.`
+    await this.#saveThread(st.view.threadId, st)
+    this.#emit(`thread:${st.view.threadId}`)
+    this.#emit('threads')
+  }
+
+  /** Turns a refusal of a ledger handshake into the reason to show, or undefined when it may pass on a retry. */
+  #refusalOf(e: unknown): string | undefined {
+    if (!(e instanceof MlsClientError)) return undefined
+    if (e.code === MlsErrorCode.membership) return e.message
+    const problem = this.#credentialProblem
+    if (e.code === MlsErrorCode.rejected && problem !== null && !problem.transient) return `a member's credential is not valid (${problem.message})`
+    return undefined
   }
 
   // --- thread state -------------------------------------------------------------------------
@@ -290,12 +372,15 @@ export class Session {
     if (have !== undefined) return have
     const v = (await this.vault.get(`t:${threadId}`)) as Record<string, Value> | undefined
     const view: ThreadView = { threadId, summary: null, name: null, messages: [], status: 'joining', error: null }
-    const st: ThreadState = { group: null, lastPosition: 0, view }
+    const st: ThreadState = { group: null, lastPosition: 0, epochStart: 0, membership: [], view }
     if (v !== undefined) {
       st.group = v['group'] instanceof Uint8Array ? decodeGroup(v['group'], this.#groupOptions()) : null
       st.lastPosition = v['lastPosition'] as number
+      st.epochStart = (v['epochStart'] as number | undefined) ?? 0
+      st.membership = ((v['membership'] as Value[] | undefined) ?? []).map((e) => e as unknown as MembershipEvent)
       view.name = (v['name'] as string | null) ?? null
       view.status = v['status'] as ThreadView['status']
+      view.error = (v['error'] as string | null | undefined) ?? null
       view.messages = (v['messages'] as Value[]).map(messageFromValue)
     }
     this.#state.set(threadId, st)
@@ -309,8 +394,11 @@ export class Session {
     await this.vault.put(`t:${threadId}`, {
       group: st.group === null ? null : encodeGroup(st.group),
       lastPosition: st.lastPosition,
+      epochStart: st.epochStart,
+      membership: st.membership.map((e) => ({ ...e })),
       name: st.view.name,
       status: st.view.status,
+      error: st.view.status === 'compromised' ? st.view.error : null,
       messages: msgs.map(messageToValue),
     })
   }
@@ -346,6 +434,13 @@ export class Session {
     this.#emit('threads')
   }
 
+  async #recordMembership(threadId: string, seen: readonly MembershipEvent[]): Promise<void> {
+    const st = await this.#loadThread(threadId)
+    for (const e of seen) if (!st.membership.some((x) => x.userId === e.userId && x.position === e.position && x.kind === e.kind)) st.membership.push(e)
+    st.membership.sort((a, b) => a.position - b.position)
+    if (st.membership.length > MEMBERSHIP_EVENTS_KEPT_MAX) st.membership.splice(0, st.membership.length - MEMBERSHIP_EVENTS_KEPT_MAX)
+  }
+
   async #markRemoved(threadId: string): Promise<void> {
     const st = await this.#loadThread(threadId)
     st.view.status = 'removed'
@@ -376,7 +471,7 @@ export class Session {
 
   async #sync(threadId: string): Promise<void> {
     const st = await this.#loadThread(threadId)
-    if (st.view.status === 'removed') return
+    if (st.view.status === 'removed' || st.view.status === 'compromised') return
     let summary: ThreadSummary
     try {
       summary = await this.api.thread(threadId)
@@ -386,11 +481,12 @@ export class Session {
     }
     st.view.summary = { ...summary, hidden: st.view.summary?.hidden ?? summary.hidden }
     if (st.group === null && !(await this.#join(threadId, st))) {
-      st.view.status = 'joining'
+      if (!compromised(st)) st.view.status = 'joining'
       this.#emit(`thread:${threadId}`)
       return
     }
     await this.#catchUp(threadId, st)
+    if (compromised(st)) return
     if (st.group !== null && isActive(st.group)) {
       const name = await decryptThreadName(this.crypto, st.group, threadId, summary.encryptedName)
       if (name !== undefined) st.view.name = name
@@ -421,11 +517,24 @@ export class Session {
       const welcome = fromBase64url(c.welcome)
       const header = peekMessage(welcome)
       if (header.kind !== 'welcome' || !header.newMembers.some((r) => refs.some((x) => equalBytes(x, r)))) continue
-      const res = await joinFromWelcome(this.#member, welcome, this.#groupOptions())
+      const events = await this.#membershipEvents(threadId, st)
+      const latest = c === commits[commits.length - 1]
+      const checkMembers = (ms: readonly GroupMember[]) => refusal(checkWelcomeMembership({ members: ms.map((m) => m.identity), events, position: c.position, latest }))
+      let res
+      try {
+        this.#credentialProblem = null
+        res = await joinFromWelcome(this.#member, welcome, { ...this.#groupOptions(), checkMembers })
+      } catch (e) {
+        const reason = this.#refusalOf(e)
+        if (reason === undefined) throw e
+        await this.#markCompromised(st, `the Welcome at position ${c.position}: ${reason}`)
+        return false
+      }
       this.#member = res.member
       await this.#saveMember()
       st.group = res.group
       st.lastPosition = c.position
+      st.epochStart = c.position
       st.view.status = 'active'
       return true
     }
@@ -446,18 +555,35 @@ export class Session {
     type Item = { position: number; commit?: MlsCommit; message?: Message }
     const items: Item[] = [...commits.map((c) => ({ position: c.position, commit: c })), ...messages.map((m) => ({ position: m.messageId, message: m }))]
     items.sort((a, b) => a.position - b.position)
+    const events = commits.length > 0 ? await this.#membershipEvents(threadId, st) : []
     for (const item of items) {
-      if (item.commit !== undefined) await this.#applyCommit(st, item.commit)
-      else if (item.message !== undefined && item.message.messageId > st.lastPosition) await this.#receive(st, item.message)
+      if (item.commit !== undefined) {
+        if (!(await this.#applyCommit(st, item.commit, events))) return
+      } else if (item.message !== undefined && item.message.messageId > st.lastPosition) await this.#receive(st, item.message)
     }
   }
 
-  async #applyCommit(st: ThreadState, c: MlsCommit): Promise<void> {
+  /** Processes a ledger commit after checking its adds/removes against the ledger's membership; false when refused. */
+  async #applyCommit(st: ThreadState, c: MlsCommit, events: readonly MembershipEvent[]): Promise<boolean> {
     const group = st.group!
-    if (!isActive(group) || c.epoch !== Number(groupEpoch(group))) return
-    const res = await processCommit(group, fromBase64url(c.commit))
+    if (!isActive(group) || c.epoch !== Number(groupEpoch(group))) return true
+    const ids = (ms: readonly GroupMember[]) => ms.map((m) => m.identity)
+    const checkMembers = ({ before, after }: { before: readonly GroupMember[]; after: readonly GroupMember[] }) =>
+      refusal(checkCommitMembership({ before: ids(before), after: ids(after), events, position: c.position, epochStart: st.epochStart }))
+    let res
+    try {
+      this.#credentialProblem = null
+      res = await processCommit(group, fromBase64url(c.commit), { checkMembers })
+    } catch (e) {
+      const reason = this.#refusalOf(e)
+      if (reason === undefined) throw e
+      await this.#markCompromised(st, `the commit at position ${c.position} (epoch ${c.epoch}, by ${this.username(c.userId)}): ${reason}`)
+      return false
+    }
     st.group = res.group
+    st.epochStart = c.position
     if (res.kind === 'removed') st.view.status = 'removed'
+    return true
   }
 
   async #receive(st: ThreadState, m: Message): Promise<void> {
@@ -559,8 +685,9 @@ export class Session {
         ...(pending.welcome === undefined ? {} : { welcome: toBase64url(pending.welcome) }),
       }
       try {
-        await this.api.submit(this.command('SubmitMlsCommit', payload))
+        const res = await this.api.submit(this.command('SubmitMlsCommit', payload))
         st.group = applyOwnCommit(st.group!, pending)
+        st.epochStart = res.events.find((e) => e.type === 'MlsCommitAccepted')?.position ?? st.epochStart
         await this.#saveThread(threadId, st)
         return
       } catch (e) {
@@ -683,6 +810,25 @@ export class Session {
     for (const m of members) this.#usernames.set(m.userId, m.username)
     return members
   }
+}
+
+/** A function, not an inline test: the status changes inside awaited calls, which narrowing does not see. */
+function compromised(st: ThreadState): boolean {
+  return st.view.status === 'compromised'
+}
+
+function refusal(v: MembershipVerdict): string | undefined {
+  return v.kind === 'refused' ? v.message : undefined
+}
+
+/** The membership events in a thread event pushed by the ws (ThreadCreated's members join at its position). */
+function membershipEventsOf(ev: EventJson): MembershipEvent[] {
+  const p = ev.payload
+  if (ev.type === 'ThreadCreated' && Array.isArray(p['members'])) return (p['members'] as unknown[]).filter((u): u is string => typeof u === 'string').map((userId) => ({ kind: 'joined', userId, position: ev.position }))
+  if (typeof p['userId'] !== 'string') return []
+  if (ev.type === 'MemberAdded') return [{ kind: 'joined', userId: p['userId'], position: ev.position }]
+  if (ev.type === 'MemberRemoved' || ev.type === 'MemberLeft') return [{ kind: 'left', userId: p['userId'], position: ev.position }]
+  return []
 }
 
 function insertSorted(list: ChatMessage[], m: ChatMessage): void {

@@ -20,7 +20,7 @@ import {
 import { limits } from '../../../../domain/limits.ts'
 import { equalBytes } from '../../../../domain/ledger/codec.ts'
 import { MlsErrorCode, mlsError, wrapMls } from './errors.ts'
-import { groupMembers, isActive, ownLeafIndex, type Group } from './group.ts'
+import { groupMembers, isActive, membersOfTree, ownLeafIndex, type Group, type GroupMember } from './group.ts'
 import { sameIdentity, type MemberIdentity } from './identity.ts'
 import { parseKeyPackage } from './keyPackages.ts'
 import { mlsSuite } from './suite.ts'
@@ -144,8 +144,17 @@ export type ProcessCommitResult =
   | { readonly kind: 'applied'; readonly group: Group; readonly epoch: bigint }
   | { readonly kind: 'removed'; readonly group: Group } // the commit removed us; the group is now inactive
 
+export type ProcessOptions = {
+  /**
+   * Sees the devices before and after a valid commit, before anything is applied or wiped:
+   * a message (the ledger's membership disagrees, ./membership.ts) refuses the commit
+   * with ZIXT_ERR_MLS_MEMBERSHIP and leaves `group` usable.
+   */
+  readonly checkMembers?: (change: { readonly before: readonly GroupMember[]; readonly after: readonly GroupMember[] }) => string | undefined
+}
+
 /** Applies another member's commit, in ledger order. */
-export async function processCommit(group: Group, commitBytes: Uint8Array): Promise<ProcessCommitResult> {
+export async function processCommit(group: Group, commitBytes: Uint8Array, options: ProcessOptions = {}): Promise<ProcessCommitResult> {
   checkCanCommit(group)
   const msg = decodeHandshake(commitBytes)
   const header = msg.wireformat === 'mls_private_message' ? msg.privateMessage : msg.publicMessage.content
@@ -162,6 +171,8 @@ export async function processCommit(group: Group, commitBytes: Uint8Array): Prom
       : processPublicMessage(group.state, msg.publicMessage, emptyPskIndex, cs),
   )
   if (!('actionTaken' in res) || res.actionTaken !== 'accept') throw mlsError(MlsErrorCode.rejected, 'commit was rejected')
+  const refusal = options.checkMembers?.({ before: groupMembers(group), after: membersOfTree(res.newState.ratchetTree) })
+  if (refusal !== undefined) throw mlsError(MlsErrorCode.membership, refusal)
   for (const s of res.consumed) zeroOutUint8Array(s)
   const next: Group = { state: res.newState }
   if (next.state.groupActiveState.kind === 'removedFromGroup') return { kind: 'removed', group: next }
@@ -177,10 +188,10 @@ export type LedgerHandshakeResult =
  * Ours (byte-identical) → apply it; someone else's → process it and, when it took the
  * slot ours competed for, report that ours is discarded (resubmit from the new epoch).
  */
-export async function applyLedgerHandshake(group: Group, commitBytes: Uint8Array, pending?: PendingCommit): Promise<LedgerHandshakeResult> {
+export async function applyLedgerHandshake(group: Group, commitBytes: Uint8Array, pending?: PendingCommit, options: ProcessOptions = {}): Promise<LedgerHandshakeResult> {
   if (pending !== undefined && equalBytes(pending.commit, commitBytes)) return { kind: 'ownCommitApplied', group: applyOwnCommit(group, pending) }
   const slot = group.state.groupContext.epoch
-  const result = await processCommit(group, commitBytes)
+  const result = await processCommit(group, commitBytes, options)
   return { kind: 'commitProcessed', result, pendingDiscarded: pending !== undefined && pending.epoch === slot }
 }
 

@@ -11,6 +11,7 @@ export const MlsErrorCode = {
   notMember: 'ZIXT_ERR_MLS_NOT_MEMBER', // we were removed, or the welcome is not for us
   unsupported: 'ZIXT_ERR_MLS_UNSUPPORTED', // wrong ciphersuite, credential type or version
   tooLarge: 'ZIXT_ERR_MLS_TOO_LARGE',
+  membership: 'ZIXT_ERR_MLS_MEMBERSHIP', // a commit or welcome disagrees with the ledger's membership
 } as const
 export type MlsErrorCode = (typeof MlsErrorCode)[keyof typeof MlsErrorCode]
 

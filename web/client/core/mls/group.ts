@@ -20,9 +20,9 @@ import { decodeRatchetTree, encodeRatchetTree } from 'ts-mls/ratchetTree.js'
 import { limits } from '../../../../domain/limits.ts'
 import { equalBytes } from '../../../../domain/ledger/codec.ts'
 import { MlsErrorCode, mlsError, wrapMls } from './errors.ts'
-import { credentialFor, identityOfCredential, type MemberIdentity } from './identity.ts'
+import { contentOfCredential, identityOfCredential, type CredentialContent, type MemberIdentity } from './identity.ts'
 import { zixtCapabilities } from './keyPackages.ts'
-import type { Member } from './member.ts'
+import { memberCredential, type Member } from './member.ts'
 import { MLS_SUITE_NAME, mlsSuite } from './suite.ts'
 
 export type Group = { readonly state: ClientState }
@@ -36,11 +36,11 @@ export type GroupMember = {
 export type GroupOptions = {
   /**
    * Called for every credential ts-mls meets (tree on join, key packages in adds, leaf
-   * nodes in commits). The app plugs in its check that the MLS signature key is
-   * certified by the user's identity key. The identity has already been decoded
-   * strictly; returning false rejects the message.
+   * nodes in commits). The app plugs in its check that the leaf's MLS signature key is
+   * certified by a ledger-registered device key of that user (../mlsCredentials.ts).
+   * The credential has already been decoded strictly; returning false rejects the message.
    */
-  readonly validateCredential?: (identity: MemberIdentity, signaturePublicKey: Uint8Array) => Promise<boolean>
+  readonly validateCredential?: (identity: MemberIdentity, signaturePublicKey: Uint8Array, certificate: CredentialContent['certificate']) => Promise<boolean>
 }
 
 export function clientConfigFor(options: GroupOptions = {}): ClientConfig {
@@ -48,13 +48,13 @@ export function clientConfigFor(options: GroupOptions = {}): ClientConfig {
     ...defaultClientConfig,
     authService: {
       async validateCredential(credential: Credential, signaturePublicKey: Uint8Array): Promise<boolean> {
-        let identity: MemberIdentity
+        let content: CredentialContent
         try {
-          identity = identityOfCredential(credential)
+          content = contentOfCredential(credential)
         } catch {
           return false
         }
-        return options.validateCredential === undefined ? true : options.validateCredential(identity, signaturePublicKey)
+        return options.validateCredential === undefined ? true : options.validateCredential(content.identity, signaturePublicKey, content.certificate)
       },
     },
   }
@@ -71,7 +71,7 @@ export async function createGroup(member: Member, groupId: Uint8Array, options: 
   checkGroupId(groupId)
   const cs = await mlsSuite()
   // The creator's own leaf comes from a fresh key package that is never published.
-  const kp = await generateKeyPackageWithKey(credentialFor(member.identity), zixtCapabilities(), defaultLifetime, [], member.signatureKeys, cs)
+  const kp = await generateKeyPackageWithKey(memberCredential(member), zixtCapabilities(), defaultLifetime, [], member.signatureKeys, cs)
   const state = await wrapMls(MlsErrorCode.rejected, 'createGroup', () =>
     mlsCreateGroup(groupId.slice(), kp.publicPackage, kp.privatePackage, [], cs, clientConfigFor(options)),
   )
@@ -90,7 +90,11 @@ export type JoinResult = { readonly group: Group; readonly member: Member }
 export async function joinFromWelcome(
   member: Member,
   welcomeBytes: Uint8Array,
-  options: GroupOptions & { readonly ratchetTree?: Uint8Array } = {},
+  options: GroupOptions & {
+    readonly ratchetTree?: Uint8Array
+    /** Sees the joined group's devices before the key package is consumed; a message refuses the join (ZIXT_ERR_MLS_MEMBERSHIP). */
+    readonly checkMembers?: (members: readonly GroupMember[]) => string | undefined
+  } = {},
 ): Promise<JoinResult> {
   if (welcomeBytes.length > limits.mlsHandshakeBytesMax) {
     throw mlsError(MlsErrorCode.tooLarge, `welcome of ${welcomeBytes.length} bytes exceeds ${limits.mlsHandshakeBytesMax}`)
@@ -108,6 +112,8 @@ export async function joinFromWelcome(
   const state = await wrapMls(MlsErrorCode.rejected, 'joinFromWelcome', () =>
     joinGroup(welcome, held.publicPackage, held.privatePackage, emptyPskIndex, cs, tree, undefined, clientConfigFor(options)),
   )
+  const refusal = options.checkMembers?.(membersOfTree(state.ratchetTree))
+  if (refusal !== undefined) throw mlsError(MlsErrorCode.membership, refusal)
   if (held.lastResort) return { group: { state }, member }
   zeroOutUint8Array(held.privatePackage.initPrivateKey) // RFC 9420 §16.8: delete a used init key
   return { group: { state }, member: { ...member, keyPackages: member.keyPackages.filter((k) => k !== held) } }

@@ -15,8 +15,8 @@ import {
 import { makeKeyPackageRef, verifyKeyPackage } from 'ts-mls/keyPackage.js'
 import { limits } from '../../../../domain/limits.ts'
 import { MlsErrorCode, mlsError, wrapMls } from './errors.ts'
-import { credentialFor, identityOfCredential, type MemberIdentity } from './identity.ts'
-import type { HeldKeyPackage, Member } from './member.ts'
+import { contentOfCredential, type MemberIdentity, type MlsKeyCertificate } from './identity.ts'
+import { memberCredential, type HeldKeyPackage, type Member } from './member.ts'
 import { MLS_SUITE_NAME, mlsSuite } from './suite.ts'
 
 export const LAST_RESORT_EXTENSION_TYPE = 0x000a
@@ -53,7 +53,7 @@ export async function generateKeyPackages(
   const held: HeldKeyPackage[] = []
   const packages: PublishedKeyPackage[] = []
   for (let i = 0; i < count; i++) {
-    const kp = await generateKeyPackageWithKey(credentialFor(member.identity), zixtCapabilities(), defaultLifetime, extensions, member.signatureKeys, cs)
+    const kp = await generateKeyPackageWithKey(memberCredential(member), zixtCapabilities(), defaultLifetime, extensions, member.signatureKeys, cs)
     const ref = await makeKeyPackageRef(kp.publicPackage, cs.hash)
     const bytes = encodeMlsMessage({ version: 'mls10', wireformat: 'mls_key_package', keyPackage: kp.publicPackage })
     if (bytes.length > limits.keyPackageBytesMax) {
@@ -69,6 +69,7 @@ export type ParsedKeyPackage = {
   readonly keyPackage: KeyPackage
   readonly ref: Uint8Array
   readonly identity: MemberIdentity
+  readonly certificate: MlsKeyCertificate | undefined
   readonly signaturePublicKey: Uint8Array
   readonly lastResort: boolean
 }
@@ -89,11 +90,11 @@ export async function parseKeyPackage(bytes: Uint8Array): Promise<ParsedKeyPacka
   const kp = msg.keyPackage
   if (msg.version !== 'mls10' || kp.version !== 'mls10') throw mlsError(MlsErrorCode.unsupported, 'key package version is not mls10')
   if (kp.cipherSuite !== MLS_SUITE_NAME) throw mlsError(MlsErrorCode.unsupported, `key package suite ${kp.cipherSuite} is not ${MLS_SUITE_NAME}`)
-  const identity = identityOfCredential(kp.leafNode.credential)
+  const { identity, certificate } = contentOfCredential(kp.leafNode.credential)
   const cs = await mlsSuite()
   if (!(await wrapMls(MlsErrorCode.rejected, 'key package signature', () => verifyKeyPackage(kp, cs.signature)))) {
     throw mlsError(MlsErrorCode.rejected, 'key package signature is invalid')
   }
   const ref = await makeKeyPackageRef(kp, cs.hash)
-  return { keyPackage: kp, ref, identity, signaturePublicKey: kp.leafNode.signaturePublicKey, lastResort: isLastResort(kp) }
+  return { keyPackage: kp, ref, identity, certificate, signaturePublicKey: kp.leafNode.signaturePublicKey, lastResort: isLastResort(kp) }
 }

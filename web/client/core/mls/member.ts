@@ -1,9 +1,9 @@
 // A device's MLS key material: its identity, its ML-DSA-87 MLS signature key pair and
 // the private halves of the key packages it has published and not yet used.
 // Immutable: operations return a new Member.
-import type { KeyPackage, PrivateKeyPackage } from 'ts-mls'
+import type { Credential, KeyPackage, PrivateKeyPackage } from 'ts-mls'
 import { MlsErrorCode, mlsError, wrapMls } from './errors.ts'
-import { encodeIdentity, type MemberIdentity } from './identity.ts'
+import { credentialFor, encodeIdentity, type MemberIdentity, type MlsKeyCertificate } from './identity.ts'
 import { mlsSuite, suiteSizes } from './suite.ts'
 
 /** ML-DSA-87 key pair in ts-mls form: `signKey` is the expanded FIPS 204 secret key. */
@@ -21,6 +21,8 @@ export type Member = {
   readonly identity: MemberIdentity
   readonly signatureKeys: SignatureKeyPair
   readonly keyPackages: readonly HeldKeyPackage[]
+  /** The device key's certificate of signatureKeys.publicKey; goes into every leaf's credential. */
+  readonly certificate?: MlsKeyCertificate
 }
 
 const probe = new TextEncoder().encode('zixt/mls/key-check/v1')
@@ -28,8 +30,8 @@ const probe = new TextEncoder().encode('zixt/mls/key-check/v1')
 /**
  * A new member for one device. `signatureKeys` restores an existing MLS signature key
  * (e.g. from the key store); without it a fresh ML-DSA-87 key pair is generated. The
- * app certifies `member.signatureKeys.publicKey` with the user's identity key (DESIGN
- * "Keys and signatures"); see mlsSignaturePublicKey.
+ * app certifies `member.signatureKeys.publicKey` with the device key (which the identity
+ * key certified in the ledger) and adds it with certifyMember.
  */
 export async function createMember(identity: MemberIdentity, signatureKeys?: SignatureKeyPair): Promise<Member> {
   encodeIdentity(identity) // validates the ids
@@ -53,7 +55,22 @@ export async function createMember(identity: MemberIdentity, signatureKeys?: Sig
   return { identity: { ...identity }, signatureKeys: { publicKey: publicKey.slice(), signKey: signKey.slice() }, keyPackages: [] }
 }
 
-/** The MLS signature public key the app certifies with the user's identity key. */
+/**
+ * The member with `certificate` (signMlsKeyCertificate over mlsSignaturePublicKey(member)):
+ * key packages and groups made from it carry the certificate in their credential.
+ * Key packages generated before keep their old credential.
+ */
+export function certifyMember(member: Member, certificate: MlsKeyCertificate): Member {
+  encodeIdentity(member.identity, certificate) // validates the certificate's shape
+  return { ...member, certificate: { issuedAt: certificate.issuedAt, signature: certificate.signature.slice() } }
+}
+
+/** The basic credential of this member's leaves. */
+export function memberCredential(member: Member): Credential {
+  return credentialFor(member.identity, member.certificate)
+}
+
+/** The MLS signature public key the device key certifies (DESIGN "Keys and signatures"). */
 export function mlsSignaturePublicKey(member: Member): Uint8Array {
   return member.signatureKeys.publicKey.slice()
 }
