@@ -18,7 +18,9 @@ export const limits = {
   // AES-256-GCM: 12-byte nonce + 16-byte tag per chunked blob header, plus framing slack
   attachmentOverheadBytesMax: 64 * 1024,
   keyPackagesPerPublishMax: 32,
-  keyPackageBytesMax: 16 * 1024,
+  // ≈15.1 kB of ML-KEM-1024 keys and ML-DSA-87 key + 2 signatures, plus the device key's
+  // certificate of the MLS key in the credential (3,309-byte ML-DSA-65 signature): ≈18.5 kB
+  keyPackageBytesMax: 20 * 1024,
   mlsHandshakeBytesMax: 512 * 1024,
   backupCodesMax: 16,
   devicesPerUserMax: 16,
