@@ -199,8 +199,9 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
     set.add(ch)
     clients.set(id, set)
     if (clients.size > clientsMax) clients.delete(clients.keys().next().value!)
+    const known = state.pending.has(id)
     drive({ kind: 'request', command })
-    warmLater(id, command)
+    if (!known) warmLater(id, command) // a retransmission was warmed the first time
   }
 
   // ---- warm-up: command signatures checked on idle time --------------------------------
