@@ -29,7 +29,8 @@ function fail(code: string, message: string, field?: string): never {
   throw new ZixtError(code, message, field === undefined ? {} : { field })
 }
 
-async function signingKey(signed: SignedDomainCommand, keys: KeyDirectory, now: number): Promise<Uint8Array> {
+/** The public key the command must verify under (read-model look-ups); throws like authenticateCommand. */
+export async function signingKey(signed: SignedDomainCommand, keys: KeyDirectory, now: number): Promise<Uint8Array> {
   const c = signed.command
   if (c.signer === 'service') {
     const k = keys.serviceKey(c.keyId)
@@ -54,9 +55,16 @@ async function signingKey(signed: SignedDomainCommand, keys: KeyDirectory, now: 
 
 /** Throws ZixtError (UNKNOWN_KEY, KEY_REVOKED, KEY_EXPIRED, USER_NOT_FOUND, BAD_SIGNATURE, CLOCK_SKEW). */
 export async function authenticateCommand(signed: SignedDomainCommand, keys: KeyDirectory, crypto: CryptoFacade, now: number): Promise<void> {
+  checkClock(signed, now)
+  verifyWith(signed, await signingKey(signed, keys, now), crypto)
+}
+
+export function checkClock(signed: SignedDomainCommand, now: number): void {
   if (Math.abs(signed.command.time - now) > limits.commandSkewMs) {
     fail(Rejection.clockSkew, `command.time: ${signed.command.time} is more than ${limits.commandSkewMs / 60_000} minutes from the server clock`, 'command.time')
   }
-  const key = await signingKey(signed, keys, now)
+}
+
+export function verifyWith(signed: SignedDomainCommand, key: Uint8Array, crypto: CryptoFacade): void {
   if (!verifyCommandSignature(signed, key, crypto)) fail(Rejection.badSignature, 'signature: does not verify', 'signature')
 }

@@ -6,9 +6,20 @@ export type RateRule = { readonly limit: number; readonly windowS: number }
 export type RateOutcome = { readonly ok: true } | { readonly ok: false; readonly retryAfterS: number }
 
 export async function hitRate(redis: Redis, key: string, rule: RateRule): Promise<RateOutcome> {
-  const r = await redis.multi().incr(key).expire(key, rule.windowS, 'NX').ttl(key).exec()
-  const count = Number(r?.[0]?.[1] ?? 0)
-  if (count <= rule.limit) return { ok: true }
-  const ttl = Number(r?.[2]?.[1] ?? rule.windowS)
-  return { ok: false, retryAfterS: Math.max(1, ttl) }
+  return hitRates(redis, [[key, rule]])
+}
+
+/** Counts one hit on every key in one MULTI (one round trip); the first key over its limit decides. */
+export async function hitRates(redis: Redis, checks: readonly (readonly [string, RateRule])[]): Promise<RateOutcome> {
+  const m = redis.multi()
+  for (const [key, rule] of checks) m.incr(key).expire(key, rule.windowS, 'NX').ttl(key)
+  const r = await m.exec()
+  for (let i = 0; i < checks.length; i++) {
+    const rule = checks[i]![1]
+    const count = Number(r?.[3 * i]?.[1] ?? 0)
+    if (count <= rule.limit) continue
+    const ttl = Number(r?.[3 * i + 2]?.[1] ?? rule.windowS)
+    return { ok: false, retryAfterS: Math.max(1, ttl) }
+  }
+  return { ok: true }
 }

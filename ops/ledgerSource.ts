@@ -30,7 +30,9 @@ export function openLedger(dir: string, allowCorrupt = false): Promise<LedgerSto
 
 /** Follows a ledger directory read-only, beside the replica that writes it. */
 export function openLedgerReader(dir: string): LedgerReader {
-  return LedgerReader.open(dir, { hash: nativeCrypto.sha3_256 })
+  // fs.watch wakes it on each append; the poll only covers a missed inotify event, but a
+  // miss then delays every live delivery behind it, so it is kept short
+  return LedgerReader.open(dir, { hash: nativeCrypto.sha3_256, pollMs: 50 })
 }
 
 /** What the adapter needs; LedgerStore and LedgerReader both have it. */

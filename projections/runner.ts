@@ -35,6 +35,12 @@ export type RunnerOptions = {
 }
 
 export const BATCH_EVENTS_DEFAULT = 5000
+
+/**
+ * Live mode: after each committed batch the runner publishes its position (decimal) here, so
+ * a web request waiting to read its own write wakes at once instead of polling MySQL.
+ */
+export const positionChannel = (prefix: string): string => `${prefix}projections:position`
 const WAIT_SLICE_MS = 1000 // re-check the head (and report lag) at least this often when idle
 
 export class ProjectionRunner {
@@ -45,6 +51,8 @@ export class ProjectionRunner {
   private head = 0
   private lastError: string | null = null
   private batches = 0
+  private published: number | null = null // publish checkpoint as last read/written (null: read it from Redis)
+  private positionSent = -1
 
   constructor(options: RunnerOptions) {
     this.o = options
@@ -76,6 +84,7 @@ export class ProjectionRunner {
         this.lastError = e instanceof Error ? e.message : String(e)
         this.o.log?.(`projections: ${this.lastError}; retrying in ${delay} ms`)
         this.drop()
+        this.published = null
         await sleep(delay, signal)
         delay = Math.min(delay * 2, backoff.max)
       }
@@ -154,22 +163,32 @@ export class ProjectionRunner {
     if (redis === null || redis === undefined || this.suffix !== '') return
     const prefix = this.o.redisPrefix ?? 'zixt:'
     const pubKey = redisKeys.publishCheckpoint(prefix)
-    let published = Number((await redis.get(pubKey)) ?? -1)
-    while (published < this.position) {
+    // one runner owns these tables (FOR UPDATE), so the checkpoint is read once and then kept
+    let published = this.published ?? Number((await redis.get(pubKey)) ?? -1)
+    for (let guard = 0; published < this.position && guard < 100_000; guard++) {
       const events = await this.o.source.read(published + 1, Math.min(1000, this.position - published))
       if (events.length === 0) break
       const pipe = redis.pipeline()
       for (const e of events) for (const [ch, msg] of eventNotifications(prefix, e)) pipe.publish(ch, msg)
       published = events[events.length - 1]!.position
       pipe.set(pubKey, String(published))
+      if (published >= this.position) this.positionNotice(pipe, prefix)
       await pipe.exec()
+      this.published = published
     }
+    if (this.positionSent < this.position) await this.positionNotice(redis.pipeline(), prefix).exec()
     if (!this.o.projections.some((p) => p.name === 'conversations')) return
     const rows = await mirrorUnread(await this.connection(), redis, prefix, 'unread_counts', this.position)
     if (rows.length === 0) return
     const pipe = redis.pipeline()
     for (const r of rows) pipe.publish(...unreadNotification(prefix, r))
     await pipe.exec()
+  }
+
+  private positionNotice<P extends ReturnType<Redis['pipeline']>>(pipe: P, prefix: string): P {
+    pipe.publish(positionChannel(prefix), String(this.position))
+    this.positionSent = this.position
+    return pipe
   }
 
   private async idle(signal: AbortSignal): Promise<void> {

@@ -206,6 +206,9 @@ export class LedgerReader {
       this.waiters.add(check)
       signal?.addEventListener('abort', done, { once: true })
       this.startWatching()
+      // records appended between the refresh above and the watch would otherwise wait for the poll
+      this.tryRefresh()
+      check()
     })
   }
 

@@ -10,9 +10,10 @@
 // checker member per group decrypts 1 in --sample of them afterwards (ledger order).
 // Prints a table and writes bench-results/e2e-<time>.json and an HTML report.
 import { writeFileSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { environment, parseOptions, printTable, repoRoot, type Row } from './common.ts'
-import { analyze, type RunFigures } from './e2e/analyze.ts'
+import { analyze, dist, type RunFigures } from './e2e/analyze.ts'
 import { startHarness, type Harness } from './e2e/harness.ts'
 import type { PhaseSpec } from './e2e/protocol.ts'
 import { renderReport } from './e2e/report.ts'
@@ -35,12 +36,26 @@ export async function runPhase(h: Harness, p: PhaseSpec, label: 'zixt' | 'relay'
   // the web answers a command only once the projections show its position (read your
   // writes); relayed positions never reach the projections, so during relay runs the
   // bench makes that wait return at once (the relay stores nothing to read back)
-  const read = h.sys.read as unknown as { position: () => Promise<number> }
-  const real = (h as unknown as { realPosition?: () => Promise<number> }).realPosition ??= read.position.bind(read)
-  read.position = label === 'relay' ? async () => Number.MAX_SAFE_INTEGER : real
+  for (const app of h.sys.apps) {
+    const ctx = app.hub.ctx as { waitForPosition(position: number): Promise<boolean> }
+    const real = (ctx as { realWait?: (position: number) => Promise<boolean> }).realWait ??= ctx.waitForPosition.bind(ctx)
+    ctx.waitForPosition = label === 'relay' ? async () => true : real
+  }
   h.stages.clear()
   h.published.clear()
+  // event-loop delay of this process (web + ingest + projections): a long delay means the
+  // stages queue for this process's CPU, not for I/O
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
+  h.lookups.length = 0
+  let conns = 0
+  const server = h.sys.apps[0]!.server
+  const poll = setInterval(() => server.getConnections((_e, n) => { conns = Math.max(conns, n) }), 200)
   const ran = await h.lg.call({ type: 'run', phase: p, label }, 'ran')
+  clearInterval(poll)
+  loop.disable()
+  const look = dist([...h.lookups])
+  log(`  ${label} ${p.id}: event-loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms; read-model look-ups p50 ${ms(look.p50)} ms, p99 ${ms(look.p99)} ms (${look.n}); HTTP connections ≤ ${conns}`)
   return analyze({ phase: p.id, label, threadSize: p.threadSize, offered: p.rate, records: ran.records, inversions: ran.inversions, stages: h.stages, published: h.published })
 }
 
@@ -88,7 +103,7 @@ export async function main(args: string[]): Promise<number> {
   const rows: Row[] = figures.map((f) => ({
     run: `${f.label} ${f.phase}`, members: f.threadSize, offered: f.offered, 'sent/s': f.sentPerS, 'committed/s': f.committedPerS, 'delivered/s': f.deliveredPerS,
     p50ms: f.latency.p50, p95ms: f.latency.p95, p99ms: f.latency.p99,
-    ingest: f.stages.ingest.p50, consensus: f.stages.consensus.p50, projection: f.stages.projection.p50, push: f.stages.push.p50,
+    ingest: f.stages.ingest.p50, 'http→ingest': f.detail.http.p50, checks: f.detail.checks.p50, consensus: f.stages.consensus.p50, answer: f.detail.answer.p50, projection: f.stages.projection.p50, push: f.stages.push.p50,
     missing: f.deliveriesMissing, errors: Object.values(f.errors).reduce((a, b) => a + b, 0),
   }))
   printTable(rows)

@@ -13,6 +13,7 @@ import type { EventEnvelope } from '../../domain/ledger/envelope.ts'
 import type { Ingest } from '../../ingest/submit.ts'
 import type { RateRule } from '../../ingest/rateLimit.ts'
 import { hitRate } from '../../ingest/rateLimit.ts'
+import { positionChannel } from '../../projections/runner.ts'
 import { webError, WebError } from './httpErrors.ts'
 import type { Mailer } from './mailer.ts'
 import type { ReadModel, RmDevice, RmUser } from './readModel.ts'
@@ -38,6 +39,8 @@ export type WebConfig = {
   readonly staticDir: string | null
   readonly blobBytesMax: number
 }
+
+const POSITION_POLL_MS = 50
 
 export type ServiceKey = { readonly keyId: string; readonly secretKey: Uint8Array }
 
@@ -142,21 +145,59 @@ export class Ctx {
     if (!r.ok) throw webError(WebError.rateLimited, `too many requests; retry in ${r.retryAfterS} s`, { retryAfterS: r.retryAfterS })
   }
 
-  /** Waits (bounded) until the projections applied `position`, so the caller reads its own write. */
+  /**
+   * Waits (bounded) until the projections applied `position`, so the caller reads its own write.
+   * Woken by the runner's position notice (projections/runner.ts positionChannel) as soon as a
+   * batch commits; one shared MySQL read of the position every POSITION_POLL_MS covers a notice
+   * missed (subscription not yet ready, Redis reconnect, a runner that does not publish).
+   */
   async waitForPosition(position: number): Promise<boolean> {
+    if (this.#projected >= position) return true
+    this.#followPositions()
     const deadline = Date.now() + this.config.readWaitMs
-    // one shared read of the position per 15 ms for all waiting requests (a query per
-    // request per tick saturated the MySQL pool under load: e2e bench)
-    for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
-      if ((await this.#sharedPosition()) >= position) return true
-      await new Promise((r) => setTimeout(r, 15))
+    this.#saw(await this.#sharedPosition())
+    for (let i = 0; i < 10_000 && this.#projected < position && Date.now() < deadline; i++) {
+      const woken = await this.#nextNotice(Math.min(POSITION_POLL_MS, Math.max(1, deadline - Date.now())))
+      if (!woken) this.#saw(await this.#sharedPosition())
     }
-    return false
+    return this.#projected >= position
   }
+  #projected = -1 // highest position the projections are known to have applied
+  #wakers = new Set<() => void>()
+  #positionSub: Redis | null = null
   #positionRead: Promise<number> | null = null
   #sharedPosition(): Promise<number> {
     this.#positionRead ??= this.d.read.position().finally(() => { this.#positionRead = null })
     return this.#positionRead
+  }
+  #saw(position: number): void {
+    if (!Number.isSafeInteger(position) || position <= this.#projected) return
+    this.#projected = position
+    for (const wake of [...this.#wakers]) wake()
+  }
+  /** True when a notice arrived, false after `ms`. */
+  #nextNotice(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.#wakers.delete(wake); resolve(false) }, ms)
+      const wake = (): void => { clearTimeout(timer); this.#wakers.delete(wake); resolve(true) }
+      this.#wakers.add(wake)
+    })
+  }
+  #closed = false
+  #followPositions(): void {
+    if (this.#positionSub !== null || this.#closed) return
+    const sub = this.d.redis.duplicate()
+    this.#positionSub = sub
+    sub.on('error', () => {}) // ioredis reconnects; the poll covers the gap
+    sub.on('message', (_channel: string, raw: string) => this.#saw(Number(raw)))
+    sub.subscribe(positionChannel(this.prefix)).catch(() => {})
+  }
+  /** Ends the position subscription (the app's onClose). */
+  close(): void {
+    this.#closed = true
+    this.#positionSub?.disconnect()
+    this.#positionSub = null
+    for (const wake of [...this.#wakers]) wake()
   }
 
   async committed(result: Awaited<ReturnType<Ingest['submit']>>): Promise<{ kind: 'committed'; height: number; events: EventJson[] }> {

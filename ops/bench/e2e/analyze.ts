@@ -21,6 +21,8 @@ export type RunFigures = {
   readonly latency: Dist // send → ws received, every (message, member other than the sender)
   readonly answer: Dist // send → HTTP answer (the sender's own round trip)
   readonly stages: Readonly<Record<'ingest' | 'consensus' | 'projection' | 'push', Dist>>
+  /** Finer split: HTTP sent → ingest.submit (web: HTTP, session), ingest checks (→ bus), committed → HTTP answer (read-your-writes wait). */
+  readonly detail: Readonly<Record<'http' | 'checks' | 'answer', Dist>>
   readonly inversions: number
   readonly from: number
   readonly to: number
@@ -46,6 +48,7 @@ export function analyze(o: {
   const lat: number[] = []
   const ans: number[] = []
   const st = { ingest: [] as number[], consensus: [] as number[], projection: [] as number[], push: [] as number[] }
+  const dt = { http: [] as number[], checks: [] as number[], answer: [] as number[] }
   let full = 0
   let missing = 0
   let lastDelivery = first
@@ -58,6 +61,11 @@ export function analyze(o: {
     if (s !== undefined) {
       st.ingest.push(s.submitted - r.sentAt)
       st.consensus.push(s.committed - s.submitted)
+      dt.answer.push(r.answeredAt - s.committed)
+      if (s.entered !== undefined) {
+        dt.http.push(s.entered - r.sentAt)
+        dt.checks.push(s.submitted - s.entered)
+      }
       if (pub !== undefined) st.projection.push(pub - s.committed)
     }
     for (const t of r.received) {
@@ -76,6 +84,7 @@ export function analyze(o: {
     fullyDelivered: full, deliveriesMissing: missing,
     latency: dist(lat), answer: dist(ans),
     stages: { ingest: dist(st.ingest), consensus: dist(st.consensus), projection: dist(st.projection), push: dist(st.push) },
+    detail: { http: dist(dt.http), checks: dist(dt.checks), answer: dist(dt.answer) },
     inversions: o.inversions, from: first, to: Math.max(lastDelivery, lastAnswer),
   }
 }

@@ -3,6 +3,7 @@
 // light stage timestamps, the load generator child process and the /proc sampler.
 //
 // Stage timestamps, without touching web/ or projections/:
+//   entered    — the web calls ingest.submit (HTTP parsed, session checked; wrapped here)
 //   submitted  — ingest hands the command to the bus (bus.send wrapped here)
 //   committed  — the bus resolves: f+1 matching replies (ledger) / published (relay)
 //   published  — this process's own Redis subscriber sees the thread notification
@@ -25,7 +26,7 @@ import type { FromLoadgen, ToLoadgen } from './protocol.ts'
 
 export const now = (): number => performance.timeOrigin + performance.now()
 
-export type StageTimes = { submitted: number; committed: number }
+export type StageTimes = { submitted: number; committed: number; entered?: number }
 
 export type Loadgen = {
   readonly child: ChildProcess
@@ -40,6 +41,7 @@ export type Harness = {
   readonly sampler: ProcSampler
   readonly stages: Map<number, StageTimes> // by position
   readonly published: Map<number, number> // by position
+  readonly lookups: number[] // ms per read-model user/device look-up (session and key checks: the MySQL pool)
   readonly tag: string
   stop(): Promise<void>
 }
@@ -121,6 +123,24 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
     if (r.kind === 'committed') for (const e of r.events) if (e.type === 'MessagePosted') stages.set(e.position, { submitted, committed })
     return r
   }
+  // the web holds the same ingest object: wrapping its submit times HTTP → ingest apart from the checks
+  const ingest = sys.ingest as { submit: RunningSystem['ingest']['submit'] }
+  const submitInner = ingest.submit.bind(ingest)
+  ingest.submit = async (input, options) => {
+    const entered = now()
+    const r = await submitInner(input, options)
+    if (r.kind === 'committed') for (const e of r.events) { const s = stages.get(e.position); if (s !== undefined) s.entered = entered }
+    return r
+  }
+  const lookups: number[] = []
+  const read = sys.read as unknown as Record<'userById' | 'device', (id: string) => Promise<unknown>>
+  for (const name of ['userById', 'device'] as const) {
+    const inner2 = read[name].bind(read)
+    read[name] = async (id) => {
+      const t = now()
+      try { return await inner2(id) } finally { if (lookups.length < 1_000_000) lookups.push(now() - t) }
+    }
+  }
   const published = new Map<number, number>()
   const sub = new Redis('redis://127.0.0.1:6379')
   await sub.psubscribe(`${prefix}thread:*`)
@@ -140,7 +160,7 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
   }))
   sampler.start(o.sampleMs ?? 1000)
   return {
-    sys, relay, lg, sampler, stages, published, tag,
+    sys, relay, lg, sampler, stages, published, lookups, tag,
     async stop() {
       sampler.stop()
       lg.child.send({ type: 'exit' } satisfies ToLoadgen)

@@ -32,7 +32,7 @@ export async function afterCommit(ctx: Ctx, events: readonly { type: string; pay
 }
 
 export async function submitAs(ctx: Ctx, a: Auth, command: unknown, check: (s: SignedDomainCommand) => void | Promise<void>) {
-  const result = await ctx.committed(await ctx.d.ingest.submit(command, { authorize: async (s) => { ownCommand(a, s); await check(s) } }))
+  const result = await ctx.committed(await ctx.d.ingest.submit(command, { authorize: async (s) => { ownCommand(a, s); await check(s) }, sessionDevice: a.device }))
   await afterCommit(ctx, result.events)
   return result
 }
@@ -52,6 +52,7 @@ const csv = (s: string | undefined, max: number, field: string): string[] => {
 }
 
 export function threadRoutes(app: FastifyInstance, ctx: Ctx): void {
+  app.addHook('onClose', async () => ctx.close()) // the read-your-writes position subscription
   app.post('/api/commands', { schema: body({ command: { type: 'object' } }) }, async (req) => {
     const a = await ctx.auth(req)
     return submitAs(ctx, a, (req.body as { command: unknown }).command, (s) => {
