@@ -9,6 +9,7 @@ import { applyBlock, executeCommand, genesisState, type LedgerState } from '../d
 import type { Genesis } from '../domain/genesis.ts'
 import type { App, BlockMeta, CommandResult, Execution } from './app.ts'
 import type { Tip } from './replica.ts'
+import { rememberingVerify } from './verifyMemo.ts'
 
 export type LedgerAppState = { readonly ledger: LedgerState; readonly chain: ChainTip }
 
@@ -21,48 +22,6 @@ export function signedCommandId(bytes: Uint8Array): string | null {
   } catch {
     return null
   }
-}
-
-/** Verifications remembered: every command pending on a replica, with room to spare. */
-const verifiedCacheMax = 50_000
-
-/**
- * The crypto facade with ML-DSA-65 verification remembered by a digest of everything it
- * covers (key, context, message, signature). Only successes are kept: a signature that
- * verified once verifies again (FIPS 204 verification is deterministic), so the cache changes
- * no result, only when the work is done. A command's signature is checked when it arrives
- * (warm) on the replica's idle time, not while a pre-prepare waits for re-execution.
- */
-function rememberingVerify(crypto: CryptoFacade): CryptoFacade {
-  const dsa = crypto.mlDsa65
-  // Keyed by the signature's leading bytes (c̃, the challenge hash: as unique as the
-  // signature); a hit counts only when key, context, message and signature are all the same
-  // bytes. Comparing is a memcmp, far cheaper than hashing them.
-  type Checked = { readonly pk: Uint8Array; readonly msg: Uint8Array; readonly sig: Uint8Array; readonly ctx: Uint8Array }
-  const ok = new Map<string, Checked>()
-  const none = new Uint8Array(0)
-  const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(a, b) === 0
-  const same = (e: Checked, pk: Uint8Array, msg: Uint8Array, sig: Uint8Array, ctx: Uint8Array): boolean =>
-    eq(e.sig, sig) && eq(e.msg, msg) && eq(e.pk, pk) && eq(e.ctx, ctx)
-  const mlDsa65: typeof dsa = {
-    name: dsa.name, publicKeyBytes: dsa.publicKeyBytes, secretKeyBytes: dsa.secretKeyBytes, signatureBytes: dsa.signatureBytes, seedBytes: dsa.seedBytes,
-    keygen: (seed) => dsa.keygen(seed),
-    sign: (sk, m, ctx) => dsa.sign(sk, m, ctx),
-    verify(pk, msg, sig, ctx) {
-      const c = ctx ?? none
-      const k = Buffer.from(sig.buffer, sig.byteOffset, Math.min(48, sig.length)).toString('base64')
-      const e = ok.get(k)
-      if (e !== undefined && same(e, pk, msg, sig, c)) return true
-      const good = dsa.verify(pk, msg, sig, ctx)
-      if (good) {
-        // copies: the caller's buffers may be reused
-        ok.set(k, { pk: pk.slice(), msg: msg.slice(), sig: sig.slice(), ctx: c.slice() })
-        if (ok.size > verifiedCacheMax) ok.delete(ok.keys().next().value!)
-      }
-      return good
-    },
-  }
-  return { ...crypto, mlDsa65 }
 }
 
 export function ledgerApp(rawCrypto: CryptoFacade): App<LedgerAppState> {
