@@ -26,8 +26,9 @@ function promptHidden(question: string): Promise<string> {
   const { stdin, stderr } = process
   return new Promise((resolve, reject) => {
     let answer = ''
-    stderr.write(question)
+    // Echo off before the prompt appears: whatever is typed after seeing it stays hidden.
     stdin.setRawMode(true)
+    stderr.write(question)
     stdin.resume()
     stdin.setEncoding('utf8')
     const done = (result: () => void) => {
