@@ -40,6 +40,9 @@ export class SqlTx implements Tx {
     const key = `${table}\n${columns.join(',')}\n${onDuplicate}`
     let op = this.open.get(key)
     if (op === undefined) {
+      // rows of the same table under other columns or ON DUPLICATE clauses were buffered
+      // earlier: this row must not be sent before them (an upsert's order matters)
+      for (const [k, o] of this.open) if (o.table === table) this.open.delete(k)
       op = { kind: 'insert', table, columns, onDuplicate, rows: [], bytes: 0 }
       this.open.set(key, op)
       this.ops.push(op)
