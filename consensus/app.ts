@@ -50,6 +50,6 @@ export type ProtocolKeys = {
   /** This replica's signature over commitMessage(headerView, height, blockHash). */
   signCommit(headerView: number, height: number, blockHash: Uint8Array): CommitSignature
   verifyCommit(headerView: number, height: number, blockHash: Uint8Array, s: CommitSignature): boolean
-  /** The id of a replica's current operational key, as recorded in certificates. */
-  keyIdOf(replica: number): string
+  /** The id of a replica's operational key as recorded in certificates: the one that signs block `height` (the current one without). */
+  keyIdOf(replica: number, height?: number): string
 }

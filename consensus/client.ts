@@ -20,7 +20,7 @@ export type ClientOptions = {
   readonly peers: PeerDirectory
   readonly n: number
   readonly f: number
-  readonly replicaKey: (index: number) => Uint8Array // ML-DSA-65 operational keys from genesis
+  readonly replicaKey: (index: number) => Uint8Array | readonly Uint8Array[] // ML-DSA-65 operational key(s) of a replica, read at each connect
   readonly keyId: string // this client's service key id in genesis
   readonly secretKey: Uint8Array // its ML-DSA-65 seed
   readonly crypto: CryptoFacade

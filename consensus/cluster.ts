@@ -18,7 +18,7 @@ import { nativeCrypto } from '../domain/crypto/native.ts'
 import type { CryptoFacade } from '../domain/crypto/types.ts'
 import { fromBase64url, toBase64url } from '../domain/encoding.ts'
 import { decodeGenesis, encodeGenesis, type Genesis } from '../domain/genesis.ts'
-import { signReplicaKeyCertificate } from '../domain/node/certificate.ts'
+import { signReplicaKeyCertificate, verifyReplicaKeyCertificate } from '../domain/node/certificate.ts'
 import { connectClient, type ConsensusClient } from './client.ts'
 import type { ReplicaConfig } from './config.ts'
 import { signedCommandId } from './ledgerApp.ts'
@@ -118,12 +118,42 @@ function applyReplicaSettings(dataDir: string, n: number, replica: Partial<Repli
   }
 }
 
+/**
+ * A replica's operational keys as a client on this machine knows them: genesis, and the
+ * rotated key the replica publishes in replica-<i>/operational-key.json once its rotation
+ * commits — taken only with a certificate by the replica's identity key from genesis.
+ */
+export function knownReplicaKeys(dataDir: string, genesis: Genesis, crypto: CryptoFacade = nativeCrypto): (index: number) => Uint8Array[] {
+  const cache = new Map<string, Uint8Array | null>()
+  return (i) => {
+    const r = genesis.replicas[i]!
+    let text: string
+    try {
+      text = readFileSync(join(resolve(dataDir), `replica-${i}`, 'operational-key.json'), 'utf8')
+    } catch {
+      return [r.operationalPublicKey]
+    }
+    let pk = cache.get(text)
+    if (pk === undefined) {
+      try {
+        const v = JSON.parse(text) as { operationalPublicKey: string; issuedAt: number; certificate: string }
+        const key = fromBase64url(v.operationalPublicKey)
+        pk = verifyReplicaKeyCertificate({ chainId: genesis.chainId, replica: i, operationalPublicKey: key, issuedAt: v.issuedAt }, fromBase64url(v.certificate), r.identityPublicKey, crypto) ? key : null
+      } catch {
+        pk = null
+      }
+      cache.set(text, pk)
+    }
+    return pk === null ? [r.operationalPublicKey] : [pk, r.operationalPublicKey]
+  }
+}
+
 /** A client of this cluster, authenticated with its service key. */
 export function clusterClient(dataDir: string, genesis: Genesis, o: { retransmitMs?: number; deadlineMs?: number; crypto?: CryptoFacade } = {}): ConsensusClient {
   const key = readServiceKey(dataDir)
   return connectClient({
     peers: staticPeers(readClusterAddresses(dataDir)), n: genesis.replicas.length, f: genesis.f,
-    replicaKey: (i) => genesis.replicas[i]!.operationalPublicKey, keyId: key.keyId, secretKey: key.secretKey,
+    replicaKey: knownReplicaKeys(dataDir, genesis, o.crypto ?? nativeCrypto), keyId: key.keyId, secretKey: key.secretKey,
     crypto: o.crypto ?? nativeCrypto, commandId: signedCommandId, retransmitMs: o.retransmitMs ?? 1000, deadlineMs: o.deadlineMs ?? 30_000,
   })
 }

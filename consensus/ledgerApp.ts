@@ -76,12 +76,14 @@ export function recoverLedger(
   genesis: Genesis,
   store: { readonly height: number; readBlock(h: number): Block; readonly tip: ChainTip },
   crypto: CryptoFacade,
+  onBlock?: (block: Block) => void, // each stored block, in order (the key book notes rotations)
 ): { state: LedgerAppState; tip: Tip } {
   let ledger = genesisState(genesis)
   let last: Block | null = null
   for (let h = 0; h <= store.height; h++) {
     last = store.readBlock(h)
     ledger = applyBlock(ledger, last, crypto)
+    onBlock?.(last)
   }
   const chain = store.tip
   const tip: Tip = last === null

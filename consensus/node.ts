@@ -10,6 +10,7 @@ import { decodeSigned, frameBytesMax } from './messages.ts'
 import { dial, listen, type Channel, type ChannelKeys, type Listener, type PeerIdentity } from './net/channel.ts'
 import { FrameTag } from './net/frame.ts'
 import type { PeerDirectory } from './net/peers.ts'
+import type { OwnOperationalKeys, ReplicaKeyBook } from './keys.ts'
 import { initialReplica, step, type AgreedCertificate, type Effect, type Input, type ReplicaState, type Tip } from './replica.ts'
 import { TreeHeadSigner } from './treeHeads.ts'
 import { encodeReply } from './reply.ts'
@@ -54,6 +55,12 @@ export type NodeOptions<S> = {
   readonly protocolKeys: ProtocolKeys
   readonly operationalSecretKey: Uint8Array
   readonly identitySecretKey: Uint8Array
+  /** Operational keys that follow the ledger (key rotation): committed blocks are noted in it; channels use its keys. */
+  readonly keyBook?: ReplicaKeyBook
+  /** This replica's operational secret keys: channel hellos sign with the current one. */
+  readonly ownKeys?: OwnOperationalKeys
+  /** Called for each committed block, in height order, before the next input is handled. */
+  readonly onCommitted?: (block: Block) => void
   readonly log?: (level: 'info' | 'warn', message: string) => void
 }
 
@@ -77,6 +84,8 @@ export type ReplicaNode = {
   connectedPeers(): number
   /** Latest signed tree head held from each replica (own included). */
   treeHeads(): ReadonlyMap<number, SignedTreeHead>
+  /** Submits a command of this replica's own (RotateReplicaKey) to every replica, itself included. */
+  submitOwn(command: Uint8Array): void
   close(): Promise<void>
 }
 
@@ -121,10 +130,13 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
 
   const channelKeys: ChannelKeys = {
     self: { role: 'replica', index: o.index },
-    secretKey: o.operationalSecretKey,
+    get secretKey() { return o.ownKeys?.secretKey ?? o.operationalSecretKey },
     crypto: o.crypto,
     publicKeyOf: (p: PeerIdentity) => {
-      if (p.role === 'replica') return p.index < o.directory.n && p.index !== o.index ? o.directory.operationalKey(p.index) : null
+      if (p.role === 'replica') {
+        if (p.index >= o.directory.n || p.index === o.index) return null
+        return o.keyBook !== undefined ? o.keyBook.accepted(p.index).map((k) => k.publicKey) : o.directory.operationalKey(p.index)
+      }
       return o.directory.clientKey(p.keyId)
     },
   }
@@ -154,6 +166,8 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
         treeSize = block.header.treeSize
         treeRoot = block.header.treeRoot
         lastBlockTime = block.header.time
+        o.keyBook?.noteCommitted(block.header.height, block.header.time, block.events)
+        o.onCommitted?.(block)
         // Queued at once, not after the previous fsync: the store keeps the order and writes
         // everything queued during one fsync in the next (group commit across blocks).
         // Promises resolve in queue order, so `persisted` inputs arrive in height order.
@@ -284,6 +298,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
     ch.onFrame((tag, payload) => {
       if (peer.role === 'replica') {
         if (tag === FrameTag.pbft) return drive({ kind: 'message', from: peer.index, bytes: payload })
+        if (tag === FrameTag.request) return onClientRequest(ch, payload) // a peer's own command (RotateReplicaKey)
         if (tag === FrameTag.treeHead) return void onTreeHead(peer.index, payload).catch((e: Error) => warn('sth-verify', `tree head: ${e.message}`))
       } else if (tag === FrameTag.request) return onClientRequest(ch, payload)
       counters.garbageFrames++
@@ -333,6 +348,10 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
     }),
     treeHeads: () => heads,
     connectedPeers: () => outbound.size,
+    submitOwn(command) {
+      for (const ch of outbound.values()) ch.send(FrameTag.request, command)
+      drive({ kind: 'request', command })
+    },
     async close() {
       closed = true
       clearInterval(dialTimer)

@@ -416,7 +416,7 @@ function onCommit<S>(c: Ctx<S>, m: Signed, b: Commit): void {
   const { s } = c
   if (future(c, m, b.view, b.height)) return
   if (s.mode !== 'normal' || b.view !== s.view || b.height !== s.tip.height + 1) return
-  const cert: CommitSignature = { replica: m.from, keyId: c.env.keys.keyIdOf(m.from), signature: b.certSig }
+  const cert: CommitSignature = { replica: m.from, keyId: c.env.keys.keyIdOf(m.from, b.height), signature: b.certSig }
   if (!c.env.keys.verifyCommit(b.headerView, b.height, b.blockHash, cert)) return drop(c, `commit from ${m.from} with a bad certificate signature`)
   s.votes.commits.set(m.from, { commit: b, cert })
   checkQuorums(c)
@@ -687,7 +687,7 @@ function certificateValid<S>(c: Ctx<S>, headerView: number, height: number, bloc
   for (const sig of cert) {
     if (sig.replica >= c.s.config.n || seen.has(sig.replica)) return false
     const checked = known?.get(sig.replica)
-    const cached = checked !== undefined && sig.keyId === c.env.keys.keyIdOf(sig.replica) && equalBytes(checked, sig.signature)
+    const cached = checked !== undefined && sig.keyId === c.env.keys.keyIdOf(sig.replica, height) && equalBytes(checked, sig.signature)
     if (!cached && !c.env.keys.verifyCommit(headerView, height, blockHash, sig)) return false
     seen.add(sig.replica)
   }

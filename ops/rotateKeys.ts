@@ -3,7 +3,9 @@
 // Runs from a node-cron schedule inside `npm start` (ZIXT_ROTATION_CRON) and once as
 // `npx zixt rotate-keys`, both through rotateKeys(). Replica operational keys:
 // RotateReplicaKey must be signed by the replica's identity key, which only the replica
-// holds; consensus offers no API for it yet, so this job does not rotate them.
+// holds, so each replica node rotates its own key once it is older than
+// limits.replicaKeyRotationMs (consensus/keyRotation.ts). `zixt rotate-keys --replica i`
+// asks replica i to rotate now: it writes replica-<i>/rotate-request, which the node picks up.
 import { readServiceKey } from '../consensus/cluster.ts'
 import type { CommandResult } from '../consensus/app.ts'
 import { commandBytes, createCommand, signCommand, type SignedDomainCommand } from '../domain/command.ts'
@@ -68,7 +70,7 @@ export async function rotateKeys(d: RotationDeps): Promise<RotationReport> {
   return { markedDue: a.done, expired: b.done, rejected: a.rejected + b.rejected }
 }
 
-const USAGE = 'usage: zixt rotate-keys [--data DIR]   (against the system `npm start` runs on DIR; without one, starts the cluster for the run)'
+const USAGE = 'usage: zixt rotate-keys [--data DIR] [--replica I (ask replica I to rotate its operational key now)]   (against the system `npm start` runs on DIR; without one, starts the cluster for the run)'
 
 /**
  * `npx zixt rotate-keys`: against the running system (data/system.json) it submits through
@@ -81,6 +83,16 @@ export async function main(args: string[]): Promise<number> {
   const i = args.indexOf('--data')
   const dataDir = i >= 0 ? args[i + 1]! : process.env['ZIXT_DATA'] ?? './data'
   const log = (l: string): void => { process.stdout.write(`${l}\n`) }
+  const r = args.indexOf('--replica')
+  if (r >= 0) {
+    const { writeFileSync, existsSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const dir = join(dataDir, `replica-${Number(args[r + 1])}`)
+    if (!existsSync(join(dir, 'keys.json'))) { process.stderr.write(`rotate-keys: no replica ${args[r + 1]} in ${dataDir}\n`); return 2 }
+    writeFileSync(join(dir, 'rotate-request'), `${new Date().toISOString()}\n`)
+    log(`rotate-keys: replica ${args[r + 1]} asked to rotate its operational key`)
+    return 0
+  }
   const { runningSystem } = await import('./systemFile.ts')
   const sys = runningSystem(dataDir)
   const { operatorContext, standaloneContext } = await import('./operator.ts')

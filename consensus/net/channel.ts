@@ -19,9 +19,9 @@ export type PeerIdentity = { readonly role: 'replica'; readonly index: number } 
 
 export type ChannelKeys = {
   readonly self: PeerIdentity
-  readonly secretKey: Uint8Array // ML-DSA-65 seed of `self`
-  /** ML-DSA-65 public key for a peer, or null when genesis does not list it. */
-  publicKeyOf(peer: PeerIdentity): Uint8Array | null
+  readonly secretKey: Uint8Array // ML-DSA-65 seed of `self`, read at each hello (a getter follows key rotation)
+  /** ML-DSA-65 public key(s) a peer may prove itself with (several around a key rotation), or null when unknown. */
+  publicKeyOf(peer: PeerIdentity): Uint8Array | readonly Uint8Array[] | null
   readonly crypto: CryptoFacade
 }
 
@@ -83,10 +83,12 @@ function checkHello(socket: tls.TLSSocket, keys: ChannelKeys, payload: Uint8Arra
   }
   const who = v.who === undefined ? null : identityFromValue(v.who)
   if (who === null || !(v.sig instanceof Uint8Array)) return 'hello malformed'
-  const pk = keys.publicKeyOf(who)
-  if (pk === null) return `unknown ${who.role} ${who.role === 'replica' ? who.index : who.keyId}`
+  const found = keys.publicKeyOf(who)
+  if (found === null || (Array.isArray(found) && found.length === 0)) return `unknown ${who.role} ${who.role === 'replica' ? who.index : who.keyId}`
   const ekm = new Uint8Array(socket.exportKeyingMaterial(32, EXPORTER_LABEL, Buffer.alloc(0)))
-  if (!keys.crypto.mlDsa65.verify(pk, bindingMessage(ekm, who, side), v.sig, BINDING_CONTEXT)) return 'channel binding signature does not verify'
+  const sig = v.sig
+  const candidates: readonly Uint8Array[] = Array.isArray(found) ? found : [found as Uint8Array]
+  if (!candidates.some((pk) => keys.crypto.mlDsa65.verify(pk, bindingMessage(ekm, who, side), sig, BINDING_CONTEXT))) return 'channel binding signature does not verify'
   return who
 }
 
