@@ -43,15 +43,28 @@ type ClusterFile = { readonly chainId: string; readonly replicas: readonly PeerA
 
 export const SERVICE_KEY_ID = 'service:ingest'
 
-function freePort(host: string): Promise<number> {
-  return new Promise((res, rej) => {
+// Replica ports are written into genesis and the configs, so they must stay free until the
+// replicas bind them. Port 0 hands out a port from the kernel's ephemeral range, where any
+// outgoing connection (MySQL, Redis, HTTP clients in the same tests) may take it in between;
+// so pick below that range (Linux default 32768–60999) and check that it binds.
+const replicaPortMin = 20_000
+const replicaPortMax = 32_000
+const freePortAttemptsMax = 200
+
+function tryBind(host: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer()
-    s.once('error', rej)
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => res(port))
-    })
+    s.once('error', () => res(false))
+    s.listen(port, host, () => s.close(() => res(true)))
   })
+}
+
+async function freePort(host: string): Promise<number> {
+  for (let attempt = 0; attempt < freePortAttemptsMax; attempt++) {
+    const port = replicaPortMin + Math.floor(Math.random() * (replicaPortMax - replicaPortMin))
+    if (await tryBind(host, port)) return port
+  }
+  throw new Error(`no free replica port in ${replicaPortMin}–${replicaPortMax} on ${host} after ${freePortAttemptsMax} attempts`)
 }
 
 function writeSecret(file: string, value: object): void {
