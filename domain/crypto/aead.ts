@@ -1,5 +1,5 @@
 // Shared AES-256-GCM framing: sealed = ciphertext || 16-byte tag (SP 800-38D §7.2).
-import { checkBytes } from './check.ts'
+import { checkBytes, checkLength } from './check.ts'
 import { CryptoError, ErrorCode } from '../errors.ts'
 import { aes256gcmSizes } from './params.ts'
 
@@ -16,4 +16,11 @@ export function splitSealed(sealed: unknown): { cipherText: Uint8Array; tag: Uin
   }
   const split = bytes.length - aes256gcmSizes.tagBytes
   return { cipherText: bytes.subarray(0, split), tag: bytes.subarray(split) }
+}
+
+/** SP 800-38D inputs both backends check first: a 256-bit key, a 96-bit nonce, bytes for AAD. */
+export function checkAeadArgs(key: unknown, nonce: unknown, aad: unknown): void {
+  checkLength('key', key, aes256gcmSizes.keyBytes)
+  checkLength('nonce', nonce, aes256gcmSizes.nonceBytes)
+  if (aad !== undefined) checkBytes('aad', aad)
 }

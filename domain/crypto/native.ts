@@ -13,11 +13,10 @@ import {
   checkBytes,
   checkHkdf,
   checkInteger,
-  checkLength,
   checkOneOf,
   checkScryptParams,
 } from './check.ts'
-import { decryptFailedMessage, splitSealed } from './aead.ts'
+import { checkAeadArgs, decryptFailedMessage, splitSealed } from './aead.ts'
 import { toBytes } from './nativeKeys.ts'
 
 export { clearNativeKeyCache } from './nativeKeys.ts'
@@ -35,12 +34,6 @@ const opensslHash: Record<HkdfHash | HmacHash, string> = {
 function digest(algorithm: string, data: Uint8Array): Uint8Array {
   checkBytes('data', data)
   return toBytes(hash(algorithm, data, 'buffer'))
-}
-
-function checkAeadArgs(key: unknown, nonce: unknown, aad: unknown): void {
-  checkLength('key', key, aes256gcmSizes.keyBytes)
-  checkLength('nonce', nonce, aes256gcmSizes.nonceBytes)
-  if (aad !== undefined) checkBytes('aad', aad)
 }
 
 // SP 800-38D GCM with a 96-bit IV and a 128-bit tag; output ciphertext || tag.

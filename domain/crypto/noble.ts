@@ -9,8 +9,8 @@ import { scryptAsync } from '@noble/hashes/scrypt.js'
 import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { sha3_256, sha3_512 } from '@noble/hashes/sha3.js'
 import { CryptoError, ErrorCode } from '../errors.ts'
-import { decryptFailedMessage, splitSealed } from './aead.ts'
-import { checkBytes, checkHkdf, checkInteger, checkLength, checkOneOf, checkScryptParams } from './check.ts'
+import { checkAeadArgs, decryptFailedMessage, splitSealed } from './aead.ts'
+import { checkBytes, checkHkdf, checkInteger, checkOneOf, checkScryptParams } from './check.ts'
 import { nobleMlDsa65, nobleMlDsa87, nobleMlKem1024, nobleSlhDsaShake256f, platformRandomBytes } from './noblePq.ts'
 
 export { clearNobleKeyCache } from './noblePq.ts'
@@ -18,12 +18,6 @@ import { aes256gcmSizes, randomBytesMax } from './params.ts'
 import type { Aead, CryptoFacade, HkdfHash, HmacHash } from './types.ts'
 
 const hashes = { sha1, sha256, sha512, sha3_256 } as const
-
-function checkAeadArgs(key: unknown, nonce: unknown, aad: unknown): void {
-  checkLength('key', key, aes256gcmSizes.keyBytes)
-  checkLength('nonce', nonce, aes256gcmSizes.nonceBytes)
-  if (aad !== undefined) checkBytes('aad', aad)
-}
 
 // SP 800-38D GCM with a 96-bit IV and a 128-bit tag; output ciphertext || tag.
 const aes256gcm: Aead = {
