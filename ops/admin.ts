@@ -17,15 +17,18 @@ import { encryptEmail, defaultPasswordCost, makeVerifier } from '../web/server/s
 import { migrateWeb, WebStore } from '../web/server/store.ts'
 import { operatorContext } from './operator.ts'
 import { runningSystem, systemFilePath } from './systemFile.ts'
+import { promptHidden } from './keygen.ts'
 
 async function password(args: string[]): Promise<string> {
   const i = args.indexOf('--password-file')
   if (i >= 0) return readFileSync(args[i + 1]!, 'utf8').replace(/\r?\n$/, '')
   const env = process.env['ZIXT_ADMIN_PASSWORD']
   if (env) return env
+  const question = 'password for the admin (≥ 10 characters): '
+  if (process.stdin.isTTY) return promptHidden(question) // not echoed
   const rl = createInterface({ input: process.stdin, output: process.stderr })
   try {
-    return await rl.question('password for the admin (≥ 10 characters): ')
+    return await rl.question(question)
   } finally {
     rl.close()
   }

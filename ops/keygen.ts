@@ -22,7 +22,7 @@ else it is asked for on the terminal (twice, not echoed).
 class UsageError extends Error {}
 
 /** Reads a line from the terminal without echo; Ctrl-C aborts. */
-function promptHidden(question: string): Promise<string> {
+export function promptHidden(question: string): Promise<string> {
   const { stdin, stderr } = process
   return new Promise((resolve, reject) => {
     let answer = ''
