@@ -40,12 +40,26 @@ function time(d: Date): Uint8Array {
   return tlv(0x18, new TextEncoder().encode(s))
 }
 
+/**
+ * A DER INTEGER body for a serial number: positive and minimal (X.690 §8.3.2: no leading
+ * 0x00 unless the next byte has its high bit set). Random serials that start with 0x00 used
+ * to be written as is, and OpenSSL refused about one certificate in 500 ("illegal padding"),
+ * so a replica now and then could not start.
+ */
+export function derPositiveInteger(bytes: Uint8Array): Uint8Array {
+  let i = 0
+  while (i < bytes.length - 1 && bytes[i] === 0) i++
+  const v = bytes.subarray(i)
+  if (v.length === 0 || (v.length === 1 && v[0] === 0)) throw new Error('serial: must be a positive number')
+  return v[0]! & 0x80 ? cat(Uint8Array.of(0), v) : v
+}
+
 export type SelfSignedCert = { readonly certPem: string; readonly keyPem: string; readonly privateKey: KeyObject }
 
 export function selfSignedCert(commonName: string, serial: Uint8Array): SelfSignedCert {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519')
   const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }))
-  const serialBody = serial[0]! & 0x80 ? cat(Uint8Array.of(0), serial) : serial
+  const serialBody = derPositiveInteger(serial)
   const now = Date.now()
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Uint8Array.of(2))), // [0] version v3
