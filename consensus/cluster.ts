@@ -10,7 +10,7 @@
 //   replica-<i>/config.json      what `zixt node --config` reads
 //   replica-<i>/ledger/          the replica's LedgerStore
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -122,6 +122,27 @@ export function readClusterAddresses(dataDir: string): readonly PeerAddress[] {
   return (JSON.parse(readFileSync(join(resolve(dataDir), 'cluster.json'), 'utf8')) as ClusterFile).replicas
 }
 
+/**
+ * New ports for a cluster that has never run (its ports are only in the configs and
+ * cluster.json, not in genesis): used when another process took a picked port between the
+ * check and the replica's bind.
+ */
+async function repickPorts(dataDir: string): Promise<readonly PeerAddress[]> {
+  const addresses: PeerAddress[] = []
+  for (const a of readClusterAddresses(dataDir)) addresses.push({ ...a, port: await freePort(a.host) })
+  for (const a of addresses) {
+    const file = join(dataDir, `replica-${a.index}`, 'config.json')
+    const cfg = JSON.parse(readFileSync(file, 'utf8')) as NodeConfigFile
+    writeFileSync(file, JSON.stringify({ ...cfg, port: a.port, peers: addresses }, null, 2) + '\n')
+  }
+  const clusterFile = join(dataDir, 'cluster.json')
+  const cluster = JSON.parse(readFileSync(clusterFile, 'utf8')) as ClusterFile
+  writeFileSync(clusterFile, JSON.stringify({ ...cluster, replicas: addresses }, null, 2) + '\n')
+  return addresses
+}
+
+class PortTakenError extends Error {}
+
 /** Rewrites every replica's config with these replica settings (tests and benchmarks tune them). */
 function applyReplicaSettings(dataDir: string, n: number, replica: Partial<ReplicaConfig> | undefined, treeHeadIntervalMs: number | undefined): void {
   for (let i = 0; i < n; i++) {
@@ -204,8 +225,10 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
   const dataDir = resolve(o.dataDir)
   const genesis = await initCluster(dataDir, { replicas: o.replicas, host: o.host })
   const n = genesis.replicas.length
+  // No replica has written its ledger yet: nobody can know the ports, they may still change.
+  const fresh = genesis.replicas.every((r) => readdirSync(join(dataDir, `replica-${r.index}`, 'ledger')).length === 0)
   if (o.replica !== undefined || o.treeHeadIntervalMs !== undefined) applyReplicaSettings(dataDir, n, o.replica, o.treeHeadIntervalMs)
-  const addresses = readClusterAddresses(dataDir)
+  let addresses = readClusterAddresses(dataDir)
   const children = new Map<number, ChildProcess>()
   const latest = new Map<number, NodeStats>()
   const onLog = o.onLog ?? ((_i, line) => process.stderr.write(line + '\n'))
@@ -222,16 +245,22 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
         while ((k = buf.indexOf('\n')) >= 0) { each(buf.slice(0, k)); buf = buf.slice(k + 1) }
       })
     }
-    lines(child.stderr!, (l) => onLog(i, l))
+    const lastLines: string[] = [] // said in the error if the replica exits before it is ready
+    const remember = (l: string): void => { lastLines.push(l); if (lastLines.length > 8) lastLines.shift() }
+    lines(child.stderr!, (l) => { remember(l); onLog(i, l) })
     return new Promise((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`replica ${i} not ready in time`)), o.readyTimeoutMs ?? 30_000)
       lines(child.stdout!, (l) => {
         if (l.startsWith('{"stats"')) {
           try { latest.set(i, (JSON.parse(l) as { stats: NodeStats }).stats) } catch { /* partial line */ }
         } else if (l.includes('"ready":true')) { clearTimeout(timer); res() }
-        else onLog(i, l)
+        else { remember(l); onLog(i, l) }
       })
-      child.once('exit', (code, sig) => { clearTimeout(timer); rej(new Error(`replica ${i} exited (${code ?? sig}) before it was ready`)) })
+      child.once('close', (code, sig) => { // after its output is read
+        clearTimeout(timer)
+        const message = `replica ${i} exited (${code ?? sig}) before it was ready; its last lines:\n${lastLines.join('\n')}`
+        rej(lastLines.some((l) => l.includes('EADDRINUSE')) ? new PortTakenError(message) : new Error(message))
+      })
     })
   }
 
@@ -244,11 +273,17 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     children.delete(i)
   }
 
-  try {
-    await Promise.all(addresses.map((a) => spawnReplica(a.index)))
-  } catch (e) {
-    await Promise.all([...children.keys()].map((i) => kill(i, 'SIGKILL')))
-    throw e
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await Promise.all(addresses.map((a) => spawnReplica(a.index)))
+      break
+    } catch (e) {
+      await Promise.all([...children.keys()].map((i) => kill(i, 'SIGKILL')))
+      children.clear()
+      // A port picked a moment ago was taken by another process: a new cluster picks again.
+      if (!(e instanceof PortTakenError && fresh && attempt < 3)) throw e
+      addresses = await repickPorts(dataDir)
+    }
   }
   return {
     dataDir, genesis, addresses, serviceKey: readServiceKey(dataDir),

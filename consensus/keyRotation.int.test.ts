@@ -43,7 +43,9 @@ t.test('replica 1 rotates its operational key; the cluster keeps committing, res
   await until('replica 1 reconnects to its peers', () => logs[1]!.slice(restartedAt).filter((l) => l.includes('connected to replica')).length >= 3 || false)
   const c2 = c.client({ retransmitMs: 500, deadlineMs: 30_000 }) // a new client authenticates replica 1 by its new key
   for (let i = 0; i < 12; i++) t.equal((await c2.submit(w.message(`after restart ${i}`))).kind, 'committed', `command ${i} after the restart committed`)
-  await until('replica 1 catches up', () => (c.stats(1)?.height ?? -1) >= (c.stats(0)?.height ?? 0) || false)
+  await until('replica 1 catches up', () => (c.stats(1)?.height ?? -1) >= (c.stats(0)?.height ?? 0) || false).catch((e: unknown) => {
+    throw new Error(`${String(e)}; heights ${[0, 1, 2, 3].map((i) => c.stats(i)?.height).join('/')}; replica 1 said:\n${logs[1]!.slice(-30).join('\n')}`)
+  })
   client.close()
   c2.close()
   await c.stop()
