@@ -28,6 +28,12 @@ export type App<S> = {
   /** The command's id, or null when the bytes are not a command at all (dropped, no reply). */
   commandId(command: Uint8Array): string | null
   execute(state: S, batch: readonly Uint8Array[], meta: BlockMeta): Execution<S>
+  /**
+   * Optional: the block of `execute(state, [...batch of base, ...more], meta)` computed from
+   * `base` (an execution of the first part on `state`, with the same meta) by executing only
+   * `more`. Same result, byte for byte, as the full execute.
+   */
+  extend?(state: S, base: Execution<S>, more: readonly Uint8Array[], meta: BlockMeta): Execution<S>
   blockHash(header: BlockHeader): Uint8Array
   /** The ledger's hash function (SHA3-256 in production): certificate digests. */
   digest(bytes: Uint8Array): Uint8Array

@@ -5,11 +5,11 @@ import type { CryptoFacade } from '../domain/crypto/types.ts'
 import { decode, type Value } from '../domain/ledger/codec.ts'
 import { GENESIS_TIP, blockHash, buildBlock, decodeBlock, encodeBlock, type ChainTip } from '../domain/ledger/block.ts'
 import type { Block, EventEnvelope } from '../domain/ledger/envelope.ts'
-import { applyBlock, executeCommand, genesisState, type LedgerState } from '../domain/execute.ts'
+import { CommandMemo } from '../domain/commandMemo.ts'
+import { applyBlock, executeCommand, genesisState, precheckCommand, type LedgerState } from '../domain/execute.ts'
 import type { Genesis } from '../domain/genesis.ts'
 import type { App, BlockMeta, CommandResult, Execution } from './app.ts'
 import type { Tip } from './replica.ts'
-import { rememberingVerify } from './verifyMemo.ts'
 
 export type LedgerAppState = { readonly ledger: LedgerState; readonly chain: ChainTip }
 
@@ -24,46 +24,67 @@ export function signedCommandId(bytes: Uint8Array): string | null {
   }
 }
 
-export function ledgerApp(rawCrypto: CryptoFacade): App<LedgerAppState> {
-  const crypto = rememberingVerify(rawCrypto)
+export function ledgerApp(crypto: CryptoFacade): App<LedgerAppState> {
+  // Each command is parsed and its signature verified once per replica, whichever of
+  // warm / the primary's execute / a backup's re-execution meets it first (domain/commandMemo.ts).
+  const memo = new CommandMemo()
   const hash = crypto.sha3_256
+  const idOf = (bytes: Uint8Array): string | null => {
+    try {
+      return memo.parse(bytes).command.id
+    } catch {
+      return signedCommandId(bytes) // not a valid command: execute() rejects it under this id
+    }
+  }
   return {
     warm(state, command, time) {
-      // A dry run on the committed state: the signer's key is looked up as execute() would.
-      // A command that depends on one not yet committed is rejected here and simply not warmed.
-      try {
-        executeCommand(state.ledger, command, { height: state.chain.height + 1, time: Math.max(time, state.ledger.time), position: state.chain.frontier.size }, crypto)
-      } catch {
-        // a bug would show in execute(), where it counts
-      }
+      // The signature checked on the committed state, with the key execute() would use. A
+      // command signed by a key not yet committed fails here and is simply verified later.
+      precheckCommand(state.ledger, command, Math.max(time, state.ledger.time), crypto, memo)
     },
-    commandId: signedCommandId,
+    commandId: idOf,
     blockHash: (header) => blockHash(header, hash),
     digest: (bytes) => hash(bytes),
     encodeBlock,
     decodeBlock,
     execute(state, batch, meta: BlockMeta): Execution<LedgerAppState> {
-      let ledger = state.ledger
-      let position = state.chain.frontier.size
-      const accepted: Uint8Array[] = []
-      const events: EventEnvelope[] = []
-      const results: { commandId: string; result: CommandResult }[] = []
-      for (const bytes of batch) {
-        const id = signedCommandId(bytes) ?? ''
-        const r = executeCommand(ledger, bytes, { height: meta.height, time: meta.time, position }, crypto)
-        if (r.kind === 'rejected') {
-          results.push({ commandId: id, result: { kind: 'rejected', code: r.code, reason: r.reason } })
-          continue
-        }
-        ledger = r.state
-        position += r.events.length
-        accepted.push(bytes)
-        events.push(...r.events)
-        results.push({ commandId: id, result: { kind: 'committed', height: meta.height, events: r.events } })
-      }
-      const built = buildBlock({ view: meta.headerView, time: meta.time, proposer: meta.proposer, commands: accepted, events }, state.chain, hash)
-      return { state: { ledger, chain: built.tip }, block: built.block, blockHash: built.tip.blockHash, results }
+      const run = runCommands(state.ledger, state.chain.frontier.size, batch, meta)
+      return built(state, run.ledger, run.accepted, run.events, run.results, meta)
     },
+    extend(state, base, more, meta: BlockMeta): Execution<LedgerAppState> {
+      const run = runCommands(base.state.ledger, state.chain.frontier.size + base.block.events.length, more, meta)
+      return built(state, run.ledger, [...base.block.commands, ...run.accepted], [...base.block.events, ...run.events], [...base.results, ...run.results], meta)
+    },
+  }
+
+  function runCommands(start: LedgerState, firstPosition: number, batch: readonly Uint8Array[], meta: BlockMeta) {
+    let ledger = start
+    let position = firstPosition
+    const accepted: Uint8Array[] = []
+    const events: EventEnvelope[] = []
+    const results: { commandId: string; result: CommandResult }[] = []
+    for (const bytes of batch) {
+      const id = idOf(bytes) ?? ''
+      const r = executeCommand(ledger, bytes, { height: meta.height, time: meta.time, position }, crypto, memo)
+      if (r.kind === 'rejected') {
+        results.push({ commandId: id, result: { kind: 'rejected', code: r.code, reason: r.reason } })
+        continue
+      }
+      ledger = r.state
+      position += r.events.length
+      accepted.push(bytes)
+      events.push(...r.events)
+      results.push({ commandId: id, result: { kind: 'committed', height: meta.height, events: r.events } })
+    }
+    return { ledger, accepted, events, results }
+  }
+
+  function built(
+    state: LedgerAppState, ledger: LedgerState, accepted: readonly Uint8Array[], events: readonly EventEnvelope[],
+    results: Execution<LedgerAppState>['results'], meta: BlockMeta,
+  ): Execution<LedgerAppState> {
+    const b = buildBlock({ view: meta.headerView, time: meta.time, proposer: meta.proposer, commands: accepted, events }, state.chain, hash)
+    return { state: { ledger, chain: b.tip }, block: b.block, blockHash: b.tip.blockHash, results }
   }
 }
 

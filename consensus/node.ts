@@ -75,6 +75,8 @@ export type NodeStats = {
   viewChanges: number
   fetchedBlocks: number
   treeHeads: number
+  /** Filled in by the process (zixt node), not by the node itself. */
+  memory?: { rssMB: number; heapMB: number; heapTotalMB: number; externalMB: number; arrayBuffersMB: number }
 }
 
 export type ReplicaNode = {

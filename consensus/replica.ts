@@ -208,8 +208,20 @@ function maybePropose<S>(c: Ctx<S>, fresh: boolean): void {
   const spec = s.speculation
   s.speculation = null
   if (spec !== null && spec.view === s.view && equalBytes(spec.exec.block.header.prevBlockHash, s.tip.hash) && spec.ids.every((id) => s.pending.has(id))) {
-    propose(c, spec.batch, spec.exec.block.header.time, s.view, s.id, spec.exec)
-    return
+    // Commands that arrived after the speculation join its block (executed on top of it),
+    // so they do not wait for the block after.
+    const inSpec = new Set(spec.ids)
+    const more: Uint8Array[] = []
+    for (const [id, cmd] of s.pending) {
+      if (spec.batch.length + more.length >= s.config.batchCommandsMax) break
+      if (!inSpec.has(id)) more.push(cmd)
+    }
+    const header = spec.exec.block.header
+    if (more.length === 0) return void propose(c, spec.batch, header.time, s.view, s.id, spec.exec)
+    if (c.env.app.extend !== undefined) {
+      const meta = { height: header.height, headerView: s.view, time: header.time, proposer: s.id, prevBlockHash: s.tip.hash }
+      return void propose(c, [...spec.batch, ...more], header.time, s.view, s.id, c.env.app.extend(s.app, spec.exec, more, meta))
+    }
   }
   const batch: Uint8Array[] = []
   for (const cmd of s.pending.values()) {
@@ -383,7 +395,12 @@ function checkAndAccept<S>(c: Ctx<S>, m: Signed, b: PrePrepare): void {
     const own = sign(c, { type: 'prepare', view: s.view, height: b.height, blockHash: b.blockHash, certDigest: c.s.slot!.certDigest })
     s.votes.prepares.set(s.id, own) // our own prepare counts toward the 2f (PBFT §4.2)
   }
-  if (s.deadline === null) s.deadline = c.now + timeout(s)
+  // The primary just showed it is alive and proposing: the block gets a whole timeout from
+  // here to commit. Counting from the last commit instead made an overloaded but correct
+  // primary look faulty (a 500-command block re-executed on a busy machine takes a second),
+  // and the view changes that followed only added work. A primary that proposes and then
+  // stalls is still suspected one timeout later.
+  s.deadline = c.now + timeout(s)
   checkQuorums(c)
 }
 

@@ -10,6 +10,7 @@ import { assert } from './assert.ts'
 import { adminCommandSpecs, type AdminCommand } from './admin/commands.ts'
 import { decideAdmin } from './admin/decide.ts'
 import { parseSignedCommand, type SignedDomainCommand, verifyCommandSignature } from './command.ts'
+import type { CommandMemo } from './commandMemo.ts'
 import type { DomainCommand } from './commands.ts'
 import type { CryptoFacade } from './crypto/types.ts'
 import { deviceCommandSpecs, type DeviceCommand } from './device/commands.ts'
@@ -127,14 +128,14 @@ function keyExpired(time: number, keyCreatedAt: number): boolean {
 }
 
 /** Finds the key the command claims, checks it may sign, and verifies the signature. */
-function resolveSigner(state: LedgerState, signed: SignedDomainCommand, time: number, crypto: CryptoFacade): ResolvedSigner | Rejected {
+function resolveSigner(state: LedgerState, signed: SignedDomainCommand, time: number, verifies: (publicKey: Uint8Array) => boolean): ResolvedSigner | Rejected {
   const cmd = signed.command
   const bad = () => reject(Rejection.badSignature, `signature: does not verify under ${cmd.signer} key ${cmd.keyId}`)
   if (cmd.signer === 'service') {
     if (cmd.author !== cmd.keyId) return reject(Rejection.wrongSigner, `command.author: ${cmd.author} must equal command.keyId ${cmd.keyId} for a service`)
     const key = state.serviceKeys.get(cmd.keyId)
     if (key === undefined) return reject(Rejection.unknownKey, `command.keyId: no service key ${cmd.keyId} in the genesis block`)
-    return verifyCommandSignature(signed, key.publicKey, crypto) ? { kind: 'service', keyId: cmd.keyId } : bad()
+    return verifies(key.publicKey) ? { kind: 'service', keyId: cmd.keyId } : bad()
   }
   if (cmd.signer === 'identity') {
     if (cmd.author !== cmd.keyId) return reject(Rejection.wrongSigner, `command.keyId: ${cmd.keyId} must equal command.author ${cmd.author} for an identity key`)
@@ -142,15 +143,15 @@ function resolveSigner(state: LedgerState, signed: SignedDomainCommand, time: nu
     if (replicaMatch !== null) {
       const replica = state.replicas[Number(replicaMatch[1])]
       if (replica === undefined) return reject(Rejection.replicaNotFound, `command.author: no ${cmd.author} in the genesis block`)
-      return verifyCommandSignature(signed, replica.identityPublicKey, crypto) ? { kind: 'replica', replica } : bad()
+      return verifies(replica.identityPublicKey) ? { kind: 'replica', replica } : bad()
     }
     if (cmd.type === 'RegisterUser') {
       const key = fromBase64url(cmd.payload.identityPublicKey)
-      return verifyCommandSignature(signed, key, crypto) ? { kind: 'newIdentity', userId: cmd.author } : bad()
+      return verifies(key) ? { kind: 'newIdentity', userId: cmd.author } : bad()
     }
     const user = state.users.get(cmd.author)
     if (user === undefined) return reject(Rejection.userNotFound, `command.author: no user ${cmd.author}`)
-    return verifyCommandSignature(signed, user.identityPublicKey, crypto) ? { kind: 'identity', user } : bad()
+    return verifies(user.identityPublicKey) ? { kind: 'identity', user } : bad()
   }
   const user = state.users.get(cmd.author)
   if (user === undefined) return reject(Rejection.userNotFound, `command.author: no user ${cmd.author}`)
@@ -162,7 +163,7 @@ function resolveSigner(state: LedgerState, signed: SignedDomainCommand, time: nu
   if (device.expired || keyExpired(time, device.keyCreatedAt)) {
     return reject(Rejection.keyExpired, `command.keyId: the key of device ${device.deviceId} expired; rotate it with the identity key`)
   }
-  return verifyCommandSignature(signed, device.publicKey, crypto) ? { kind: 'device', user, device } : bad()
+  return verifies(device.publicKey) ? { kind: 'device', user, device } : bad()
 }
 
 function checkAuthorStatus(signer: ResolvedSigner, type: string): Rejected | undefined {
@@ -227,17 +228,37 @@ function rejectedFrom(e: unknown): Rejected {
   throw e
 }
 
+function verifierFor(bytes: Uint8Array, signed: SignedDomainCommand, crypto: CryptoFacade, memo: CommandMemo | undefined): (publicKey: Uint8Array) => boolean {
+  return memo !== undefined ? (pk) => memo.verify(bytes, pk, crypto) : (pk) => verifyCommandSignature(signed, pk, crypto)
+}
+
+/**
+ * The signature part of executeCommand on `state` alone (parse, signer, key status,
+ * signature), for checking a command ahead of its block: with a memo, its later execution
+ * finds the parse and the verification done. Nothing is decided or recorded.
+ */
+export function precheckCommand(state: LedgerState, signedCommandBytes: Uint8Array, time: number, crypto: CryptoFacade, memo?: CommandMemo): Rejected | null {
+  let signed: SignedDomainCommand
+  try {
+    signed = memo !== undefined ? memo.parse(signedCommandBytes) : parseSignedCommand(signedCommandBytes)
+  } catch (e) {
+    return rejectedFrom(e)
+  }
+  const signer = resolveSigner(state, signed, time, verifierFor(signedCommandBytes, signed, crypto, memo))
+  return isRejected(signer) ? signer : null
+}
+
 /**
  * Runs one command against `state` at ledger position ctx.position in block ctx.height
  * (block time ctx.time, non-decreasing from block to block). Accepted: the new state and
  * the sealed event envelopes. Rejected: a stable code and a reason; `state` stays valid.
  */
-export function executeCommand(state: LedgerState, signedCommandBytes: Uint8Array, ctx: ExecuteContext, crypto: CryptoFacade): ExecuteResult {
+export function executeCommand(state: LedgerState, signedCommandBytes: Uint8Array, ctx: ExecuteContext, crypto: CryptoFacade, memo?: CommandMemo): ExecuteResult {
   assert(ctx.position === state.nextPosition, `executeCommand: position ${ctx.position}, the ledger is at ${state.nextPosition}`)
   assert(ctx.time >= state.time || state.nextPosition === 0, `executeCommand: block time ${ctx.time} is before ${state.time}`)
   let signed: SignedDomainCommand
   try {
-    signed = parseSignedCommand(signedCommandBytes)
+    signed = memo !== undefined ? memo.parse(signedCommandBytes) : parseSignedCommand(signedCommandBytes)
   } catch (e) {
     return rejectedFrom(e)
   }
@@ -247,7 +268,7 @@ export function executeCommand(state: LedgerState, signedCommandBytes: Uint8Arra
   }
   const base = pruned(state, ctx.time)
   if (base.recentCommands.ids.has(cmd.id)) return reject(Rejection.duplicateCommand, `command.id: ${cmd.id} was already executed`)
-  const signer = resolveSigner(base, signed, ctx.time, crypto)
+  const signer = resolveSigner(base, signed, ctx.time, verifierFor(signedCommandBytes, signed, crypto, memo))
   if (isRejected(signer)) return signer
   const status = checkAuthorStatus(signer, cmd.type)
   if (status) return status

@@ -5,7 +5,8 @@
 // 3. Re-evolving the recorded events from genesis rebuilds the same state.
 import t from 'tap'
 import { toBase64url } from './encoding.ts'
-import { executeCommand, applyEvents, genesisState, type ExecuteContext, type ExecuteResult } from './execute.ts'
+import { CommandMemo } from './commandMemo.ts'
+import { executeCommand, applyEvents, genesisState, precheckCommand, type ExecuteContext, type ExecuteResult } from './execute.ts'
 import type { EventEnvelope } from './ledger/envelope.ts'
 import { encodeEvent } from './ledger/event.ts'
 import { seededRng, type Rng } from './ledger/testing/prng.ts'
@@ -91,9 +92,9 @@ function randomCommand(rng: Rng, s: LedgerState, time: number, history: readonly
 
 type Run = { records: Executed[]; outcomes: string[]; state: LedgerState; events: EventEnvelope[] }
 
-function execute(state: LedgerState, rec: Executed[], outcomes: string[], events: Run['events'], bytes: Uint8Array, height: number, time: number): LedgerState {
+function execute(state: LedgerState, rec: Executed[], outcomes: string[], events: Run['events'], bytes: Uint8Array, height: number, time: number, memo?: CommandMemo): LedgerState {
   const ctx = { height, time, position: state.nextPosition }
-  const r = executeCommand(state, bytes, ctx, crypto)
+  const r = executeCommand(state, bytes, ctx, crypto, memo)
   rec.push({ bytes, ctx })
   outcomes.push(outcomeBytes(r))
   if (r.kind === 'rejected') return state
@@ -133,12 +134,12 @@ function generate(seed: number, commands: number): Run {
   return { records, outcomes, state, events }
 }
 
-function rerun(records: readonly Executed[]): Run {
+function rerun(records: readonly Executed[], memo?: CommandMemo): Run {
   const outcomes: string[] = []
   const events: Run['events'] = []
   const rec: Executed[] = []
   let state = genesisState(testGenesis().genesis)
-  for (const r of records) state = execute(state, rec, outcomes, events, r.bytes, r.ctx.height, r.ctx.time)
+  for (const r of records) state = execute(state, rec, outcomes, events, r.bytes, r.ctx.height, r.ctx.time, memo)
   return { records: rec, outcomes, state, events }
 }
 
@@ -160,6 +161,20 @@ for (const seed of [1, 2]) {
     const replay = rerun(onlyAccepted)
     t.ok(replay.outcomes.every((o) => o.startsWith('accepted')), 'every recorded command is accepted again')
     t.same(replay.events.map(encodeEvent), first.events.map(encodeEvent), 'replay from genesis reproduces the recorded events byte for byte')
+
+    // A replica remembers parses and signatures (CommandMemo): checked ahead on the state
+    // before, then executed, replays and bit flips among them, with evictions (small limits).
+    // Every outcome, event byte and the state must be exactly what the plain executor gives.
+    const memo = new CommandMemo({ countMax: 40, bytesMax: 64 * 1024 })
+    const ahead = genesisState(testGenesis().genesis)
+    for (const r of first.records.slice(0, 60)) precheckCommand(ahead, r.bytes, r.ctx.time, crypto, memo)
+    const remembered = rerun(first.records, memo)
+    t.same(remembered.outcomes, first.outcomes, 'with a command memo: the same outcomes')
+    t.same(remembered.events.map(encodeEvent), first.events.map(encodeEvent), 'with a command memo: byte-identical events')
+    t.equal(stateDigest(remembered.state, crypto), stateDigest(first.state, crypto), 'with a command memo: the same state')
+    t.ok(memo.hits > 0 && memo.misses > 0 && memo.size <= 40, `memo used and bounded: ${memo.hits} hits, ${memo.misses} misses, ${memo.size} kept`)
+    const again = rerun(first.records, memo)
+    t.same(again.outcomes, first.outcomes, 'a second pass over a warm memo: the same outcomes')
 
     const rebuilt = applyEvents(genesisState(testGenesis().genesis), first.events, crypto)
     t.equal(stateDigest(rebuilt, crypto), stateDigest(first.state, crypto), 're-evolving the recorded events rebuilds the same state')

@@ -74,7 +74,11 @@ export async function main(args: string[]): Promise<number> {
   // the first commands do not race the mesh coming up.
   for (let waited = 0; node.connectedPeers() < genesis.replicas.length - 1 && waited < 3000; waited += 50) await new Promise((r) => setTimeout(r, 50))
   process.stdout.write(JSON.stringify({ ready: true, index: cfg.index, port: node.port, height: node.stats().height }) + '\n')
-  const statsTimer = setInterval(() => process.stdout.write(JSON.stringify({ stats: node.stats() }) + '\n'), 1000)
+  const statsTimer = setInterval(() => {
+    const m = process.memoryUsage()
+    const memory = { rssMB: Math.round(m.rss / 2 ** 20), heapMB: Math.round(m.heapUsed / 2 ** 20), heapTotalMB: Math.round(m.heapTotal / 2 ** 20), externalMB: Math.round(m.external / 2 ** 20), arrayBuffersMB: Math.round(m.arrayBuffers / 2 ** 20) }
+    process.stdout.write(JSON.stringify({ stats: { ...node.stats(), memory } }) + '\n')
+  }, 1000)
   await new Promise<void>((res) => {
     process.once('SIGTERM', res)
     process.once('SIGINT', res)

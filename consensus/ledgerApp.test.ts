@@ -1,0 +1,55 @@
+// The production App: extend() gives the very block execute() gives for the whole batch,
+// and warm() (which fills the command memo) changes no result.
+import t, { type Test } from 'tap'
+import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
+import { createGenesis } from '../domain/genesis.ts'
+import { ledgerApp, ledgerGenesisState, type LedgerAppState } from './ledgerApp.ts'
+import type { BlockMeta, Execution } from './app.ts'
+import { makeWorkload } from './testing/workload.ts'
+
+const T0 = Date.UTC(2026, 10, 1)
+const replicas = [0, 1, 2, 3].map(() => {
+  const id = crypto.slhDsaShake256f.keygen()
+  return { identityPublicKey: id.publicKey, identitySecretKey: id.secretKey, operationalPublicKey: crypto.mlDsa65.keygen().publicKey }
+})
+const service = crypto.mlDsa65.keygen()
+const genesis = createGenesis({ chainId: 'ledger-app-test', createdAt: T0, f: 1, replicas, servicePublicKeys: [{ keyId: 'service:ingest', publicKey: service.publicKey }] }, crypto)
+const w = makeWorkload(crypto, { keyId: 'service:ingest', secretKey: service.secretKey }, T0)
+
+function setUp(t: Test): LedgerAppState {
+  const app = ledgerApp(crypto)
+  const exec = app.execute(ledgerGenesisState(genesis), w.setup, meta(0))
+  t.same(exec.results.map((r) => r.result.kind), ['committed', 'committed', 'committed'], 'set-up commands commit')
+  return exec.state
+}
+function meta(height: number): BlockMeta {
+  return { height, headerView: 0, time: T0 + 1000 * height, proposer: 0, prevBlockHash: new Uint8Array(32) }
+}
+function summary(app: ReturnType<typeof ledgerApp>, e: Execution<LedgerAppState>) {
+  return {
+    hash: Buffer.from(e.blockHash).toString('hex'),
+    block: Buffer.from(app.encodeBlock(e.block)).toString('hex'),
+    results: JSON.stringify(e.results.map((r) => [r.commandId, r.result.kind, r.result.kind === 'rejected' ? r.result.code : r.result.events.length])),
+    tree: e.state.chain.frontier.size,
+    position: e.state.ledger.nextPosition,
+  }
+}
+
+t.test('extend(base, more) = execute(base batch + more), byte for byte, rejections included', async (t) => {
+  const state = setUp(t)
+  const messages = Array.from({ length: 12 }, (_, i) => w.message(`hello ${i}`, T0 + 1000))
+  const garbage = new Uint8Array([0xa1, 0x61, 0x78, 0x01])
+  const batch = [messages[0]!, messages[1]!, garbage, messages[2]!, messages[0]!, ...messages.slice(3)] // a duplicate and a non-command
+  const whole = ledgerApp(crypto)
+  const expected = summary(whole, whole.execute(state, batch, meta(1)))
+  t.match(expected.results, /ZIXT_ERR/, 'the batch has rejections')
+  for (const k of [0, 1, 3, 5, batch.length]) {
+    const app = ledgerApp(crypto)
+    const base = app.execute(state, batch.slice(0, k), meta(1))
+    const extended = app.extend!(state, base, batch.slice(k), meta(1))
+    t.same(summary(app, extended), expected, `split after ${k}`)
+  }
+  const warmed = ledgerApp(crypto)
+  for (const c of batch) warmed.warm!(state, c, T0 + 1000)
+  t.same(summary(warmed, warmed.execute(state, batch, meta(1))), expected, 'warmed first: the same block')
+})
