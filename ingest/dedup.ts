@@ -6,9 +6,9 @@ import { limits } from '../domain/limits.ts'
 
 export const dedupTtlS = Math.ceil((2 * limits.commandSkewMs) / 1000)
 
-/** True when this id was not seen; false for a duplicate. */
-export async function claimCommandId(redis: Redis, prefix: string, id: string): Promise<boolean> {
-  return (await redis.set(`${prefix}cmd:${id}`, '1', 'EX', dedupTtlS, 'NX')) === 'OK'
+/** Claims `id` on a MULTI another step shares (ingest: with the rate counters); its reply is 'OK' when the id was not seen, null for a duplicate. */
+export function queueClaim(m: ReturnType<Redis['multi']>, prefix: string, id: string): void {
+  m.set(`${prefix}cmd:${id}`, '1', 'EX', dedupTtlS, 'NX')
 }
 
 /** Forget an id whose submission did not reach a decision (retry must stay possible). */

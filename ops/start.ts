@@ -107,7 +107,10 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     const staticDir = defaultOutDir // the esbuild bundle (web/client/build.ts)
     const cfg: Partial<WebConfig> = { origin: placeholder, publicUrl: placeholder, tls: o.tls !== undefined, staticDir: existsSync(staticDir) ? staticDir : null, ...o.config }
     const app = await buildApp({ crypto, redis, prefix: o.redisPrefix, db, read, ingest, service: serviceKey, mailer, blobsDir: join(dataDir, 'blobs'), config: cfg, log }, { https })
-    await app.listen({ host, port })
+    // a long accept queue: a burst of new connections (every request of a client whose
+    // keep-alive sockets all wait for a commit opens one) must not overflow Node's default 511,
+    // or the dropped SYNs come back only after the client's 1 s, 3 s, … retransmission timeouts
+    await app.listen({ host, port, backlog: 4096 })
     const actual = (app.server.address() as { port: number }).port
     const url = `${scheme}://${host}:${actual}`
     if (port === 0) {

@@ -3,15 +3,15 @@
 // the checkpoints; then (live mode) mirrors unread counters to Redis and publishes live
 // notifications. Every step is driven by a stored checkpoint, so a crash anywhere resumes
 // without double-applying (MySQL, Redis counters) or skipping (notifications: at least once).
-import type { Connection } from 'mysql2/promise'
+import { format, type Connection } from 'mysql2/promise'
 import type { Redis } from 'ioredis'
 import type { EventEnvelope } from '../domain/ledger/envelope.ts'
 import type { EventSource } from './eventSource.ts'
 import { checkpointTable, type Projection } from './projection.ts'
-import { SqlTx } from './sqlTx.ts'
+import { multiStatements, SqlTx } from './sqlTx.ts'
 import { redisKeys } from './redis/keys.ts'
 import { eventNotifications, unreadNotification } from './redis/notify.ts'
-import { mirrorUnread } from './redis/unread.ts'
+import { mirrorUnread, queueUnreadCopy, unreadRowsSql, type UnreadMirror, type UnreadRow } from './redis/unread.ts'
 
 export type RunnerStatus = {
   readonly position: number // last event applied by every projection (−1: none)
@@ -53,6 +53,12 @@ export class ProjectionRunner {
   private batches = 0
   private published: number | null = null // publish checkpoint as last read/written (null: read it from Redis)
   private positionSent = -1
+  private unread: UnreadMirror | null = null // the unread mirror as last read/written (null: read it from Redis)
+  // the batch step() just committed, for syncRedis: its events, and the unread rows the mirror
+  // lacks as read inside its transaction (null: not read, syncRedis reads them)
+  private batch: { readonly events: readonly EventEnvelope[]; readonly unread: readonly UnreadRow[] | null } | null = null
+  // checkpoints of the transaction the last COMMIT's query already began (more events were waiting)
+  private begun: Map<string, number> | null = null
 
   constructor(options: RunnerOptions) {
     this.o = options
@@ -79,12 +85,16 @@ export class ProjectionRunner {
         this.lastError = null
         delay = backoff.min
         if (until !== undefined && this.position >= until) return
-        if (!applied) await this.idle(signal)
+        // after a batch, look at the source before opening a transaction that would find nothing
+        if (!applied || !(await this.more())) await this.idle(signal)
       } catch (e) {
         this.lastError = e instanceof Error ? e.message : String(e)
         this.o.log?.(`projections: ${this.lastError}; retrying in ${delay} ms`)
         this.drop()
         this.published = null
+        this.unread = null
+        this.batch = null
+        this.begun = null
         await sleep(delay, signal)
         delay = Math.min(delay * 2, backoff.max)
       }
@@ -94,15 +104,23 @@ export class ProjectionRunner {
   async close(): Promise<void> {
     const c = this.conn
     this.conn = null
+    this.begun = null // ending the connection rolls it back
     await c?.end().catch(() => c.destroy())
   }
 
-  /** One batch: false when there was nothing to apply. */
+  /**
+   * One batch: false when there was nothing to apply. Round trips to MariaDB: the transaction's
+   * start with the checkpoints, the projections' prefetch reads, then every write, the read of
+   * the unread rows for the Redis mirror and the COMMIT in one multi-statement query. When more
+   * events wait already, that query also begins the next batch's transaction (one round trip
+   * less per batch while behind).
+   */
   async step(): Promise<boolean> {
     const conn = await this.connection()
-    await conn.beginTransaction()
+    this.batch = null
+    const cps = this.begun ?? await this.begin(conn)
+    this.begun = null
     try {
-      const cps = await this.checkpoints(conn, true)
       const from = Math.min(...cps.values()) + 1
       const events = await this.o.source.read(from, this.o.batchEvents ?? BATCH_EVENTS_DEFAULT)
       this.position = from - 1
@@ -110,9 +128,16 @@ export class ProjectionRunner {
         await conn.rollback()
         return false
       }
-      await this.apply(conn, events, cps)
-      await conn.commit()
-      this.position = events[events.length - 1]!.position
+      const last = events[events.length - 1]!.position
+      // the mirror's missing rows, read in this transaction: it sees this batch's own rows
+      const mirror = this.liveRedis() && this.o.projections.some((p) => p.name === 'conversations') ? this.unread : null
+      const tail = mirror === null || mirror.checkpoint >= last ? [] : [format(unreadRowsSql(`\`unread_counts${this.suffix}\``), [mirror.checkpoint, last])]
+      const chain = multiStatements(conn) && (await this.o.source.head()) > last + 1
+      const results = await this.apply(conn, events, cps, [...tail, 'COMMIT', ...(chain ? ['START TRANSACTION', this.checkpointsSql(true)] : [])])
+      // committed: a failure from here on must not roll back, and the next step reads what it needs again
+      this.batch = { events, unread: tail.length === 0 ? null : (results[0] as UnreadRow[]) }
+      if (chain) this.begun = this.checkpointRows(results.at(-1) as { name: string; position: number }[])
+      this.position = last
       this.batches++
       this.o.onBatch?.({ from, to: this.position, events: events.length })
       return true
@@ -122,7 +147,8 @@ export class ProjectionRunner {
     }
   }
 
-  private async apply(conn: Connection, events: readonly EventEnvelope[], cps: Map<string, number>): Promise<void> {
+  /** Applies the batch; `tail` (the COMMIT, …) runs after its writes, in the same round trip when it can: their results. */
+  private async apply(conn: Connection, events: readonly EventEnvelope[], cps: Map<string, number>, tail: readonly string[]): Promise<unknown[]> {
     const tx = new SqlTx(conn, this.suffix)
     let expected = events[0]!.position
     for (const e of events) {
@@ -143,21 +169,60 @@ export class ProjectionRunner {
     for (const p of this.o.projections) {
       if (cps.get(p.name)! < last) tx.exec(checkpointTable(p.name), `UPDATE ${tx.t(checkpointTable(p.name))} SET position = ? WHERE id = 1`, [last])
     }
-    await tx.flush()
+    return tx.flush(tail)
+  }
+
+  /** START TRANSACTION and the locked checkpoints, in one round trip on a multi-statement connection. */
+  private async begin(conn: Connection): Promise<Map<string, number>> {
+    if (!multiStatements(conn)) {
+      await conn.beginTransaction()
+      return this.checkpoints(conn, true).catch(async (e: unknown) => {
+        await conn.rollback().catch(() => {})
+        throw e
+      })
+    }
+    try {
+      const [results] = await conn.query(`START TRANSACTION;\n${this.checkpointsSql(true)}`) as unknown as [unknown[]]
+      return this.checkpointRows(results[1] as { name: string; position: number }[])
+    } catch (e) {
+      await conn.rollback().catch(() => {})
+      throw e
+    }
+  }
+
+  /** True when the source holds an event past the last one applied. */
+  private async more(): Promise<boolean> {
+    return (await this.o.source.head()) > this.position + 1
+  }
+
+  private liveRedis(): boolean {
+    return this.o.redis !== null && this.o.redis !== undefined && this.suffix === ''
   }
 
   /** Checkpoint of each projection; FOR UPDATE serialises runners on the same tables. */
   private async checkpoints(conn: Connection, lock: boolean): Promise<Map<string, number>> {
-    const sql = this.o.projections
+    const [rows] = await conn.query(this.checkpointsSql(lock)) as unknown as [{ name: string; position: number }[]]
+    return this.checkpointRows(rows)
+  }
+
+  private checkpointsSql(lock: boolean): string {
+    return this.o.projections
       .map((p) => `(SELECT '${p.name}' AS name, position FROM \`${checkpointTable(p.name)}${this.suffix}\` WHERE id = 1${lock ? ' FOR UPDATE' : ''})`)
       .join(' UNION ALL ')
-    const [rows] = await conn.query(sql) as unknown as [{ name: string; position: number }[]]
+  }
+
+  private checkpointRows(rows: readonly { name: string; position: number }[]): Map<string, number> {
     const cps = new Map(rows.map((r) => [r.name, Number(r.position)]))
     for (const p of this.o.projections) if (!cps.has(p.name)) throw new Error(`checkpoint row of projection ${p.name} is missing`)
     return cps
   }
 
-  /** Live mode: publish committed events not yet published, then mirror the unread counters. */
+  /**
+   * Live mode: publish committed events not yet published, mirror the unread counters, publish
+   * the position. In step with Redis (the batch just committed follows what was published and
+   * mirrored), all of it is one pipeline; otherwise (start, after an error, a rebuild's swap)
+   * it catches up from the checkpoints kept in Redis.
+   */
   private async syncRedis(): Promise<void> {
     const redis = this.o.redis
     if (redis === null || redis === undefined || this.suffix !== '') return
@@ -165,6 +230,12 @@ export class ProjectionRunner {
     const pubKey = redisKeys.publishCheckpoint(prefix)
     // one runner owns these tables (FOR UPDATE), so the checkpoint is read once and then kept
     let published = this.published ?? Number((await redis.get(pubKey)) ?? -1)
+    const batch = this.batch
+    this.batch = null
+    const mirrored = this.o.projections.some((p) => p.name === 'conversations')
+    if (batch !== null && published === batch.events[0]!.position - 1 && batch.events.at(-1)!.position === this.position && (!mirrored || batch.unread !== null)) {
+      return this.publishBatch(redis, prefix, batch.events, mirrored ? batch.unread : null)
+    }
     for (let guard = 0; published < this.position && guard < 100_000; guard++) {
       const events = await this.o.source.read(published + 1, Math.min(1000, this.position - published))
       if (events.length === 0) break
@@ -178,11 +249,39 @@ export class ProjectionRunner {
     }
     if (this.positionSent < this.position) await this.positionNotice(redis.pipeline(), prefix).exec()
     if (!this.o.projections.some((p) => p.name === 'conversations')) return
-    const rows = await mirrorUnread(await this.connection(), redis, prefix, 'unread_counts', this.position)
+    const { rows, mirror } = await mirrorUnread(await this.connection(), redis, prefix, 'unread_counts', this.position)
+    this.unread = mirror
     if (rows.length === 0) return
     const pipe = redis.pipeline()
     for (const r of rows) pipe.publish(...unreadNotification(prefix, r))
     await pipe.exec()
+  }
+
+  /** The batch's notifications, publish checkpoint, unread copy and position notice: one round trip. */
+  private async publishBatch(redis: Redis, prefix: string, events: readonly EventEnvelope[], unread: readonly UnreadRow[] | null): Promise<void> {
+    const pipe = redis.pipeline()
+    let queued = 0 // commands before the unread copy: its reply's index
+    for (const e of events) {
+      for (const [ch, msg] of eventNotifications(prefix, e)) {
+        pipe.publish(ch, msg)
+        queued++
+      }
+    }
+    pipe.set(redisKeys.publishCheckpoint(prefix), String(this.position))
+    queued++
+    const mirror = this.unread
+    if (unread !== null && mirror !== null) {
+      queueUnreadCopy(pipe, prefix, mirror, this.position, unread)
+      for (const r of unread) pipe.publish(...unreadNotification(prefix, r))
+    }
+    // last: a request woken by it reads the unread counts and sees every notification before it
+    this.positionNotice(pipe, prefix)
+    const results = (await pipe.exec()) ?? []
+    this.published = this.position
+    if (unread === null || mirror === null) return
+    const [err, copied] = results[queued] ?? [new Error('no reply'), 0]
+    // a rebuild swapped the generation (or an error): the next round reads the mirror's state again
+    this.unread = err === null && copied === 1 ? { gen: mirror.gen, checkpoint: this.position } : null
   }
 
   private positionNotice<P extends ReturnType<Redis['pipeline']>>(pipe: P, prefix: string): P {
@@ -207,6 +306,7 @@ export class ProjectionRunner {
   private drop(): void {
     const c = this.conn
     this.conn = null
+    this.begun = null
     c?.destroy()
   }
 }

@@ -17,6 +17,11 @@ function valueBytes(v: SqlValue): number {
   return typeof v === 'string' ? v.length + 3 : 21
 }
 
+/** True when the connection takes several `;`-separated statements in one query (connectMysql's do). */
+export function multiStatements(conn: Connection): boolean {
+  return (conn as unknown as { config?: { multipleStatements?: boolean } }).config?.multipleStatements === true
+}
+
 export class SqlTx implements Tx {
   readonly scratch = new Map<string, unknown>()
   statements = 0 // sent so far, for benchmarks
@@ -67,20 +72,26 @@ export class SqlTx implements Tx {
     return rows as T[]
   }
 
-  async flush(): Promise<void> {
+  /**
+   * Sends everything buffered, then the `tail` statements (the runner's COMMIT, …) in the same
+   * round trip on a multi-statement connection; returns the tail's results, in order.
+   */
+  async flush(tail: readonly string[] = []): Promise<unknown[]> {
     const ops = this.ops
     this.ops = []
     this.open.clear()
-    const multi = (this.conn as unknown as { config?: { multipleStatements?: boolean } }).config?.multipleStatements === true
+    const multi = multiStatements(this.conn)
     let pending: string[] = []
     let bytes = 0
-    const send = async (): Promise<void> => {
-      if (pending.length === 0) return
+    const send = async (): Promise<unknown[]> => {
+      if (pending.length === 0) return []
       const sql = pending.join(';\n')
+      const n = pending.length
       pending = []
       bytes = 0
       this.roundTrips++
-      await this.conn.query(sql)
+      const [results] = await this.conn.query(sql)
+      return n === 1 ? [results] : (results as unknown as unknown[]) // one statement: its result, not a list
     }
     for (const op of ops) {
       this.statements++
@@ -94,7 +105,17 @@ export class SqlTx implements Tx {
       pending.push(sql)
       bytes += sql.length
     }
-    await send()
+    if (!multi) {
+      const out: unknown[] = []
+      for (const sql of tail) {
+        this.roundTrips++
+        out.push((await this.conn.query(sql))[0])
+      }
+      return out
+    }
+    pending.push(...tail)
+    const results = await send()
+    return tail.length === 0 ? [] : results.slice(-tail.length)
   }
 
   private sql(op: Op): string {

@@ -48,6 +48,8 @@ export async function runPhase(h: Harness, p: PhaseSpec, label: 'zixt' | 'relay'
   const loop = monitorEventLoopDelay({ resolution: 10 })
   loop.enable()
   h.lookups.length = 0
+  const cache = (h.sys.apps[0]!.hub.ctx as { accounts?: { hits: number; misses: number } }).accounts
+  const cache0 = { hits: cache?.hits ?? 0, misses: cache?.misses ?? 0 }
   let conns = 0
   const server = h.sys.apps[0]!.server
   const poll = setInterval(() => server.getConnections((_e, n) => { conns = Math.max(conns, n) }), 200)
@@ -55,7 +57,8 @@ export async function runPhase(h: Harness, p: PhaseSpec, label: 'zixt' | 'relay'
   clearInterval(poll)
   loop.disable()
   const look = dist([...h.lookups])
-  log(`  ${label} ${p.id}: event-loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms; read-model look-ups p50 ${ms(look.p50)} ms, p99 ${ms(look.p99)} ms (${look.n}); HTTP connections ≤ ${conns}`)
+  const cached = cache === undefined ? '' : ` (session user/device cache: ${cache.hits - cache0.hits} hits, ${cache.misses - cache0.misses} misses)`
+  log(`  ${label} ${p.id}: event-loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms; read-model look-ups p50 ${ms(look.p50)} ms, p99 ${ms(look.p99)} ms (${look.n})${cached}; HTTP connections ≤ ${conns}`)
   return analyze({ phase: p.id, label, threadSize: p.threadSize, offered: p.rate, records: ran.records, inversions: ran.inversions, stages: h.stages, published: h.published })
 }
 

@@ -12,6 +12,8 @@ export const redisKeys = {
 export const channels = {
   thread: (p: string, threadId: string) => `${p}thread:${threadId}`,
   user: (p: string, userId: string) => `${p}user:${userId}`,
+  /** Every event that changes users/devices rows, as a small AccountsNotification (web caches). */
+  accounts: (p: string) => `${p}accounts`,
 } as const
 
 export const presenceTtlSeconds = 60

@@ -1,6 +1,7 @@
 // Live notifications (docs/projections.md § Pub/sub): one JSON message per event on the
 // thread's or user's channel, published after the batch committed.
 import type { EventEnvelope } from '../../domain/ledger/envelope.ts'
+import { accountsProjection } from '../mysql/accounts.ts'
 import { channels } from './keys.ts'
 import type { UnreadRow } from './unread.ts'
 
@@ -18,6 +19,14 @@ export type EventNotification = {
   readonly payload?: unknown
   readonly payloadOmitted?: true
 }
+
+/**
+ * On `P accounts` for every event the accounts projection applies (users, devices, keys):
+ * the users whose rows it may change (payload.userId and the user of a `user:` stream); none
+ * when it names no user (ReplicaKeyRotated): read it as "drop everything". Web processes drop
+ * their cached session users and devices on it (web/server/accountCache.ts).
+ */
+export type AccountsNotification = { readonly v: 1; readonly kind: 'accounts'; readonly position: number; readonly type: string; readonly userIds: readonly string[] }
 
 export type UnreadNotification = { readonly v: 1; readonly kind: 'unread'; readonly position: number; readonly threadId: string; readonly count: number }
 
@@ -39,7 +48,15 @@ export function eventNotifications(prefix: string, e: EventEnvelope): [string, s
   } else if (membershipTypes.has(e.type)) {
     out.push([channels.user(prefix, e.payload['userId'] as string), body])
   }
+  if (accountsProjection.handles.has(e.type as never)) out.push(accountsNotification(prefix, e, kind === 'user' ? id : null))
   return out
+}
+
+function accountsNotification(prefix: string, e: EventEnvelope, streamUser: string | null): [string, string] {
+  const named = e.payload['userId']
+  const userIds = [...new Set([typeof named === 'string' ? named : null, streamUser].filter((u): u is string => u !== null))]
+  const n: AccountsNotification = { v: 1, kind: 'accounts', position: e.position, type: e.type, userIds }
+  return [channels.accounts(prefix), JSON.stringify(n)]
 }
 
 export function unreadNotification(prefix: string, r: UnreadRow): [string, string] {

@@ -15,39 +15,63 @@ export async function unreadGeneration(redis: Redis, prefix: string): Promise<st
   return (await redis.get(redisKeys.unreadGen(prefix))) ?? '1'
 }
 
+/** Where the live mirror stands: its generation and the position it holds rows up to. */
+export type UnreadMirror = { readonly gen: string; readonly checkpoint: number }
+
+/** The current generation (created '1' if there is none) and its checkpoint (−1: empty). */
+export async function unreadMirrorState(redis: Redis, prefix: string): Promise<UnreadMirror> {
+  const gen = await unreadGeneration(redis, prefix)
+  return { gen, checkpoint: Number((await redis.get(redisKeys.unreadCheckpoint(prefix, gen))) ?? -1) }
+}
+
+/** The rows the mirror lacks (params: checkpoint, upTo); inside the batch's transaction it sees that batch's rows. */
+export function unreadRowsSql(table: string): string {
+  return `SELECT user_id, thread_id, unread_count, position FROM ${table} WHERE position > ? AND position <= ? ORDER BY position`
+}
+
+// Atomic: the rows and the new checkpoint land only in the generation the caller read, and
+// only if its checkpoint did not move since (a rebuild swapping the pointer, another copy).
+// A script instead of WATCH/MULTI: the connection is shared with the web, whose own MULTIs
+// would end a WATCH early.
+const COPY_SCRIPT = `
+local gen = redis.call('GET', KEYS[1]) or '1'
+if gen ~= ARGV[1] then return 0 end
+local cp = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if cp ~= tonumber(ARGV[2]) then return 0 end
+for i = 3, #KEYS do
+  local field, count = ARGV[2 * i - 2], ARGV[2 * i - 1]
+  if tonumber(count) > 0 then redis.call('HSET', KEYS[i], field, count) else redis.call('HDEL', KEYS[i], field) end
+end
+redis.call('SET', KEYS[2], ARGV[3])
+return 1`
+
+type Queue = { eval(script: string, numKeys: number, ...args: string[]): unknown }
+
+/**
+ * Queues (on a pipeline) the copy of `rows` — unread_counts rows with m.checkpoint < position
+ * ≤ upTo — into generation m.gen, moving its checkpoint to upTo. The queued EVAL answers 1, or 0
+ * when the generation or its checkpoint moved meanwhile (then nothing was written).
+ */
+export function queueUnreadCopy(pipe: Queue, prefix: string, m: UnreadMirror, upTo: number, rows: readonly UnreadRow[]): void {
+  const keys = [redisKeys.unreadGen(prefix), redisKeys.unreadCheckpoint(prefix, m.gen), ...rows.map((r) => redisKeys.unreadHash(prefix, m.gen, r.user_id))]
+  const args = [m.gen, String(m.checkpoint), String(upTo), ...rows.flatMap((r) => [r.thread_id, String(r.unread_count)])]
+  pipe.eval(COPY_SCRIPT, keys.length, ...keys, ...args)
+}
+
 /**
  * Copies unread_counts rows with checkpoint < position ≤ upTo into the current generation.
- * Returns the rows copied (for live `unread` notifications).
+ * Returns the rows copied (for live `unread` notifications) and the mirror's state after the
+ * copy (null when a rebuild swapped the generation meanwhile: the next round copies into it).
  */
-export async function mirrorUnread(conn: Connection, redis: Redis, prefix: string, table: string, upTo: number): Promise<UnreadRow[]> {
-  const genKey = redisKeys.unreadGen(prefix)
-  await redis.set(genKey, '1', 'NX')
-  await redis.watch(genKey) // a rebuild swapping the generation meanwhile aborts this copy
-  try {
-    const gen = (await redis.get(genKey)) ?? '1'
-    const cpKey = redisKeys.unreadCheckpoint(prefix, gen)
-    const from = Number((await redis.get(cpKey)) ?? -1)
-    if (from >= upTo) {
-      await redis.unwatch()
-      return []
-    }
-    const [rows] = await conn.query(
-      `SELECT user_id, thread_id, unread_count, position FROM ${table} WHERE position > ? AND position <= ? ORDER BY position`, [from, upTo],
-    ) as unknown as [UnreadRow[]]
-    const m = redis.multi()
-    for (const r of rows) {
-      const key = redisKeys.unreadHash(prefix, gen, r.user_id)
-      if (r.unread_count > 0) m.hset(key, r.thread_id, String(r.unread_count))
-      else m.hdel(key, r.thread_id)
-    }
-    m.set(cpKey, String(upTo))
-    const result = await m.exec()
-    if (result === null) return [] // generation swapped: the next round copies into the new one
-    return rows
-  } catch (e) {
-    await redis.unwatch().catch(() => {})
-    throw e
-  }
+export async function mirrorUnread(conn: Connection, redis: Redis, prefix: string, table: string, upTo: number): Promise<{ rows: UnreadRow[]; mirror: UnreadMirror | null }> {
+  const m = await unreadMirrorState(redis, prefix)
+  if (m.checkpoint >= upTo) return { rows: [], mirror: m }
+  const [rows] = await conn.query(unreadRowsSql(table), [m.checkpoint, upTo]) as unknown as [UnreadRow[]]
+  const pipe = redis.pipeline()
+  queueUnreadCopy(pipe, prefix, m, upTo, rows)
+  const [[err, copied]] = (await pipe.exec()) as [Error | null, unknown][] as [[Error | null, unknown]]
+  if (err !== null) throw err
+  return copied === 1 ? { rows, mirror: { gen: m.gen, checkpoint: upTo } } : { rows: [], mirror: null }
 }
 
 /**

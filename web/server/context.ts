@@ -13,7 +13,10 @@ import type { EventEnvelope } from '../../domain/ledger/envelope.ts'
 import type { Ingest } from '../../ingest/submit.ts'
 import type { RateRule } from '../../ingest/rateLimit.ts'
 import { hitRate } from '../../ingest/rateLimit.ts'
+import { channels } from '../../projections/redis/keys.ts'
+import type { AccountsNotification } from '../../projections/redis/notify.ts'
 import { positionChannel } from '../../projections/runner.ts'
+import { AccountCache } from './accountCache.ts'
 import { webError, WebError } from './httpErrors.ts'
 import type { Mailer } from './mailer.ts'
 import type { ReadModel, RmDevice, RmUser } from './readModel.ts'
@@ -36,6 +39,11 @@ export type WebConfig = {
   }
   readonly loginBackoff: { readonly threshold: number; readonly maxS: number; readonly windowS: number }
   readonly readWaitMs: number // how long a write waits for the projections to show it
+  /**
+   * How long the session's user and device rows stay cached (accountCache.ts); they are dropped
+   * at once when the projector announces a change to them, this is only a backstop. 0: no cache.
+   */
+  readonly authCacheMs?: number
   readonly staticDir: string | null
   readonly blobBytesMax: number
 }
@@ -75,6 +83,7 @@ export const defaultConfig: WebConfig = {
   },
   loginBackoff: { threshold: 3, maxS: 300, windowS: 900 },
   readWaitMs: 5000,
+  authCacheMs: 5000,
   staticDir: null,
   blobBytesMax: 15 * 1024 * 1024 + 64 * 1024,
 }
@@ -95,9 +104,12 @@ export class Ctx {
   readonly crypto: CryptoFacade
   readonly prefix: string
   readonly authCache = new WeakMap<FastifyRequest, Auth | null>()
+  /** Users and devices of sessions, across requests (invalidated by the projector's `accounts` notices). */
+  readonly accounts: AccountCache
   constructor(d: AppDeps) {
     this.d = d
     this.config = { ...defaultConfig, ...d.config, rates: { ...defaultConfig.rates, ...d.config?.rates } }
+    this.accounts = new AccountCache(this.config.authCacheMs ?? 0, () => this.now())
     this.sessions = new SessionStore(d.redis, d.prefix, d.crypto)
     this.store = new WebStore(d.db)
     this.crypto = d.crypto
@@ -116,9 +128,10 @@ export class Ctx {
     const token = req.cookies[SESSION_COOKIE]
     let auth: Auth | null = null
     if (token !== undefined) {
-      const session = await this.sessions.get(token)
+      this.#follow() // the cache serves once the invalidations arrive
+      const session = await this.sessions.get(token) // never cached: a logout ends it at once
       if (session !== null) {
-        const [user, device] = await Promise.all([this.d.read.userById(session.userId), this.d.read.device(session.deviceId)])
+        const [user, device] = await this.sessionAccount(session)
         const usable = user !== null && device !== null && !user.deleted && !user.disabled && !device.revoked && !device.expired && device.userId === user.userId
         if (usable) auth = { session, user, device }
         else await this.sessions.delete(session.id)
@@ -126,6 +139,14 @@ export class Ctx {
     }
     this.authCache.set(req, auth)
     return auth
+  }
+
+  /** The session's user and device rows, through the cache. */
+  sessionAccount(session: { readonly userId: string; readonly deviceId: string }): Promise<[RmUser | null, RmDevice | null]> {
+    return Promise.all([
+      this.accounts.user(session.userId, (id) => this.d.read.userById(id)),
+      this.accounts.device(session.deviceId, (id) => this.d.read.device(id)),
+    ])
   }
 
   async auth(req: FastifyRequest): Promise<Auth> {
@@ -149,13 +170,15 @@ export class Ctx {
    * Waits (bounded) until the projections applied `position`, so the caller reads its own write.
    * Woken by the runner's position notice (projections/runner.ts positionChannel) as soon as a
    * batch commits; one shared MySQL read of the position every POSITION_POLL_MS covers a notice
-   * missed (subscription not yet ready, Redis reconnect, a runner that does not publish).
+   * missed (subscription not yet ready, Redis reconnect, a runner that does not publish). While
+   * subscribed, the first read waits for that interval too: the notice is what normally comes
+   * first, and the read-model pool is what every request of this node queues on.
    */
   async waitForPosition(position: number): Promise<boolean> {
     if (this.#projected >= position) return true
-    this.#followPositions()
+    this.#follow()
     const deadline = Date.now() + this.config.readWaitMs
-    this.#saw(await this.#sharedPosition())
+    if (!this.#noticesLive) this.#saw(await this.#sharedPosition())
     for (let i = 0; i < 10_000 && this.#projected < position && Date.now() < deadline; i++) {
       const woken = await this.#nextNotice(Math.min(POSITION_POLL_MS, Math.max(1, deadline - Date.now())))
       if (!woken) this.#saw(await this.#sharedPosition())
@@ -164,7 +187,8 @@ export class Ctx {
   }
   #projected = -1 // highest position the projections are known to have applied
   #wakers = new Set<() => void>()
-  #positionSub: Redis | null = null
+  #notices: Redis | null = null
+  #noticesLive = false // subscribed: notices arrive (else every wait reads MySQL first)
   #positionRead: Promise<number> | null = null
   #sharedPosition(): Promise<number> {
     this.#positionRead ??= this.d.read.position().finally(() => { this.#positionRead = null })
@@ -184,19 +208,48 @@ export class Ctx {
     })
   }
   #closed = false
-  #followPositions(): void {
-    if (this.#positionSub !== null || this.#closed) return
+  /**
+   * One subscriber for the projector's position notices and account changes. One connection,
+   * so both arrive in the order published: an account change is applied to the cache before
+   * the position notice that answers the request which made it (read your own revocation).
+   */
+  #follow(): void {
+    if (this.#notices !== null || this.#closed) return
     const sub = this.d.redis.duplicate()
-    this.#positionSub = sub
-    sub.on('error', () => {}) // ioredis reconnects; the poll covers the gap
-    sub.on('message', (_channel: string, raw: string) => this.#saw(Number(raw)))
-    sub.subscribe(positionChannel(this.prefix)).catch(() => {})
+    this.#notices = sub
+    const position = positionChannel(this.prefix)
+    const accounts = channels.accounts(this.prefix)
+    sub.on('error', () => {}) // ioredis reconnects; meanwhile the cache is off and the poll covers the gap
+    sub.on('close', () => {
+      this.#noticesLive = false
+      this.accounts.setLive(false)
+    })
+    sub.on('ready', () => {
+      // (re)subscribed: only from here on can no account change pass unseen
+      sub.subscribe(position, accounts).then(() => {
+        if (sub.status !== 'ready' || this.#closed) return
+        this.#noticesLive = true
+        this.accounts.setLive(true)
+      }, () => {})
+    })
+    sub.on('message', (channel: string, raw: string) => {
+      if (channel === position) return this.#saw(Number(raw))
+      if (channel !== accounts) return
+      try {
+        const n = JSON.parse(raw) as AccountsNotification
+        this.accounts.invalidate(Array.isArray(n.userIds) ? n.userIds : [])
+      } catch {
+        this.accounts.clear() // unreadable: assume anything changed
+      }
+    })
   }
-  /** Ends the position subscription (the app's onClose). */
+  /** Ends the notice subscription (the app's onClose). */
   close(): void {
     this.#closed = true
-    this.#positionSub?.disconnect()
-    this.#positionSub = null
+    this.#noticesLive = false
+    this.accounts.setLive(false)
+    this.#notices?.disconnect()
+    this.#notices = null
     for (const wake of [...this.#wakers]) wake()
   }
 

@@ -17,6 +17,7 @@ import { dropDatabase, mysqlPool } from '../../../projections/db.ts'
 import { ApiClient } from '../../client/core/api/client.ts'
 import { buildRegisterUser, newAccountKeys } from '../../client/core/api/commands.ts'
 import { connectLive, type LiveConnection, type ServerMessage } from '../../client/core/api/live.ts'
+import type { WebConfig } from '../context.ts'
 import type { Mail } from '../mailer.ts'
 
 export const password = 'correct horse battery staple'
@@ -61,7 +62,7 @@ export async function waitFor<T>(what: string, f: () => T | undefined | null | f
   throw new Error(`timed out waiting for ${what}`)
 }
 
-export async function startWebStack(o: { tag: string; webProcesses?: number; log?: (l: string) => void } = { tag: 'web' }): Promise<WebStack> {
+export async function startWebStack(o: { tag: string; webProcesses?: number; log?: (l: string) => void; config?: Partial<WebConfig> } = { tag: 'web' }): Promise<WebStack> {
   const dbName = `zixt_${o.tag}_${toBase64url(crypto.randomBytes(6)).replace(/[^a-zA-Z0-9]/g, 'x').toLowerCase()}`
   const mysqlUrl = `mysql://root@127.0.0.1:3306/${dbName}`
   const prefix = `${dbName}:`
@@ -71,7 +72,7 @@ export async function startWebStack(o: { tag: string; webProcesses?: number; log
   const sys = await startSystem({
     dataDir, mysqlUrl, redisPrefix: prefix, port: 0, webProcesses: o.webProcesses ?? 1, log: o.log ?? (() => {}),
     mailer: { send: async (m) => void mails.push(m), close() {} },
-    config: { passwordCost: testPasswordCost, staticDir: null, rates: { login: big, register: big, resend: { limit: 3, windowS: 3600 }, upload: big } },
+    config: { passwordCost: testPasswordCost, staticDir: null, rates: { login: big, register: big, resend: { limit: 3, windowS: 3600 }, upload: big }, ...o.config },
     rates: { commands: { limit: 100_000, windowS: 10 }, posts: { limit: 100_000, windowS: 10 } },
   })
   const url = sys.urls[0]!

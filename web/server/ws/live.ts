@@ -75,14 +75,17 @@ export class LiveHub {
     if (c.ws.readyState === 1) c.ws.send(JSON.stringify(m))
   }
 
-  #forward(c: Conn, n: Notification & { kind: 'event' }): void {
+  /** A frame serialised once for every member it goes to (a text frame from the bytes). */
+  #sendFrame(c: Conn, frame: Buffer): void {
+    if (c.ws.readyState === 1) c.ws.send(frame, { binary: false })
+  }
+
+  #forward(c: Conn, n: Notification & { kind: 'event' }, frame: () => Buffer): void {
     if (c.recentSet.has(n.position)) return
     c.recent.push(n.position)
     c.recentSet.add(n.position)
     if (c.recent.length > RECENT_MAX) c.recentSet.delete(c.recent.shift()!)
-    const threadId = n.stream.startsWith('thread:') ? n.stream.slice(7) : null
-    const { v: _v, kind: _k, ...event } = n
-    this.send(c, { type: 'event', threadId, event })
+    this.#sendFrame(c, frame())
   }
 
   async add(c: Conn): Promise<void> {
@@ -122,14 +125,22 @@ export class LiveHub {
     if (set === undefined) return
     const n = m as Notification
     if (n.kind === 'unread') {
-      for (const c of set) this.send(c, { type: 'unread', threadId: n.threadId, count: n.count })
+      const frame = Buffer.from(JSON.stringify({ type: 'unread', threadId: n.threadId, count: n.count }))
+      for (const c of set) this.#sendFrame(c, frame)
       return
     }
     if (n.kind !== 'event') return
-    for (const c of [...set]) this.#event(c, n, channel === channels.user(this.ctx.prefix, c.userId))
+    let bytes: Buffer | null = null
+    const frame = (): Buffer => {
+      if (bytes !== null) return bytes
+      const { v: _v, kind: _k, ...event } = n
+      bytes = Buffer.from(JSON.stringify({ type: 'event', threadId: n.stream.startsWith('thread:') ? n.stream.slice(7) : null, event }))
+      return bytes
+    }
+    for (const c of [...set]) this.#event(c, n, channel === channels.user(this.ctx.prefix, c.userId), frame)
   }
 
-  #event(c: Conn, n: Notification & { kind: 'event' }, onUserChannel: boolean): void {
+  #event(c: Conn, n: Notification & { kind: 'event' }, onUserChannel: boolean, frame: () => Buffer): void {
     const p = n.payload ?? {}
     const threadId = n.stream.startsWith('thread:') ? n.stream.slice(7) : null
     const aboutMe = p['userId'] === c.userId
@@ -143,7 +154,7 @@ export class LiveHub {
       }
       if (!c.threads.has(threadId)) return
       if (n.type === 'MemberAdded' && !aboutMe) c.contacts.add(p['userId'] as string)
-      this.#forward(c, n)
+      this.#forward(c, n, frame)
       if ((n.type === 'MemberRemoved' || n.type === 'MemberLeft') && aboutMe) {
         c.threads.delete(threadId)
         this.#leave(channels.thread(this.ctx.prefix, threadId), c)
@@ -151,7 +162,7 @@ export class LiveHub {
       return
     }
     if (!onUserChannel) return
-    this.#forward(c, n)
+    this.#forward(c, n, frame)
     if (n.type === 'DeviceKeyRotationDue' && p['deviceId'] === c.deviceId) this.send(c, { type: 'keyRotationDue', deviceId: c.deviceId, keyVersion: p['keyVersion'] })
     if (n.type === 'DeviceKeyExpired' && p['deviceId'] === c.deviceId) this.send(c, { type: 'keyExpired', deviceId: c.deviceId, keyVersion: p['keyVersion'] })
     if (n.type === 'DeviceRevoked' && p['deviceId'] === c.deviceId) this.end(c, 'deviceRevoked')
@@ -210,7 +221,7 @@ export function liveRoutes(app: FastifyInstance, ctx: Ctx, hub: LiveHub): void {
     let authing = false
     const timeout = setTimeout(() => { if (conn === null) socket.close(4001, 'auth timeout') }, 10_000)
     const start = async (session: SessionRef): Promise<void> => {
-      const [user, device] = await Promise.all([ctx.d.read.userById(session.userId), ctx.d.read.device(session.deviceId)])
+      const [user, device] = await ctx.sessionAccount(session)
       if (user === null || device === null || user.disabled || user.deleted || device.revoked || device.expired) {
         socket.send(JSON.stringify({ type: 'sessionEnded', reason: 'unauthenticated' }))
         return socket.close(4001, 'unauthenticated')
