@@ -12,7 +12,7 @@ import { FrameTag } from './net/frame.ts'
 import type { PeerDirectory } from './net/peers.ts'
 import type { OwnOperationalKeys, ReplicaKeyBook } from './keys.ts'
 import { initialReplica, step, type AgreedCertificate, type Effect, type Input, type ReplicaState, type Tip } from './replica.ts'
-import { TreeHeadSigner } from './treeHeads.ts'
+import { msToTreeHeadSlot, TreeHeadSigner } from './treeHeads.ts'
 import { encodeReply } from './reply.ts'
 
 /** What the shell needs from the ledger store (consensus/store LedgerStore satisfies it). */
@@ -287,12 +287,16 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
     for (const sth of [...deferred.values()]) if (sth.treeSize <= treeSize && state.persistedHeight >= state.tip.height) storeHead(sth)
   }
   let signing = false
-  const treeTimer = setInterval(() => {
+  let treeTimer: NodeJS.Timeout
+  const onTreeSlot = (): void => {
+    const next = msToTreeHeadSlot(Date.now(), treeHeadInterval, o.index, config.n)
+    treeTimer = setTimeout(onTreeSlot, next < treeHeadInterval / 2 ? next + treeHeadInterval : next) // fired a little early: not this slot again
     flushDeferred()
     if (signing) return
     signing = true
     signTreeHead().catch((e: Error) => log('warn', `tree head: ${e.message}`)).finally(() => { signing = false })
-  }, treeHeadInterval)
+  }
+  treeTimer = setTimeout(onTreeSlot, msToTreeHeadSlot(Date.now(), treeHeadInterval, o.index, config.n))
 
   // ---- network --------------------------------------------------------------------------
   function attachInbound(ch: Channel): void {
@@ -358,7 +362,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
       closed = true
       clearInterval(dialTimer)
       clearInterval(tickTimer)
-      clearInterval(treeTimer)
+      clearTimeout(treeTimer)
       for (const ch of outbound.values()) ch.close()
       await listener.close()
       await persistChain

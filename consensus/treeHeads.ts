@@ -40,3 +40,16 @@ export class TreeHeadSigner {
     await this.worker.terminate()
   }
 }
+
+/**
+ * Milliseconds from `now` to this replica's next tree-head slot. Slots are on the wall clock,
+ * `intervalMs` apart, replica i's shifted by i·intervalMs/n: the n replicas' SLH-DSA
+ * signatures (~160 ms of one core each) take turns instead of landing together, which on a
+ * small machine stalled every replica's consensus work at once. Replicas started at
+ * different times spread the same way; clock skew only moves the turns a little.
+ */
+export function msToTreeHeadSlot(now: number, intervalMs: number, index: number, n: number): number {
+  const offset = Math.floor((index * intervalMs) / n)
+  const phase = (((now - offset) % intervalMs) + intervalMs) % intervalMs
+  return intervalMs - phase
+}
