@@ -43,9 +43,10 @@ export type App<S> = {
   /**
    * Optional: do ahead of time the costly part of executing `command` (its signature check)
    * so a later execute() that meets the same bytes reuses it. Must not change any result:
-   * execute() stays the only thing that decides.
+   * execute() stays the only thing that decides. Returns false when it has no room to keep
+   * more now: the shell waits for the next committed block before warming again.
    */
-  warm?(state: S, command: Uint8Array, time: number): void
+  warm?(state: S, command: Uint8Array, time: number): boolean
 }
 
 /** The replica's signing keys and the cluster's verification keys (ML-DSA-65 in production). */

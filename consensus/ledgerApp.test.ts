@@ -53,3 +53,14 @@ t.test('extend(base, more) = execute(base batch + more), byte for byte, rejectio
   for (const c of batch) warmed.warm!(state, c, T0 + 1000)
   t.same(summary(warmed, warmed.execute(state, batch, meta(1))), expected, 'warmed first: the same block')
 })
+
+t.test('warm() says when the memo is full; executing a block makes room again', async (t) => {
+  const state = setUp(t)
+  const messages = Array.from({ length: 5 }, (_, i) => w.message(`full ${i}`, T0 + 1000))
+  const app = ledgerApp(crypto, { memo: { countMax: 3, bytesMax: 1 << 30, staleMs: 60_000 } })
+  t.same(messages.map((m) => app.warm!(state, m, T0 + 1000)), [true, true, true, false, false], 'three commands kept, then no room')
+  const first = app.execute(state, messages.slice(0, 2), meta(1))
+  t.ok(app.warm!(first.state, messages[3]!, T0 + 1000), 'the executed commands left room')
+  const whole = ledgerApp(crypto)
+  t.same(summary(app, app.execute(first.state, messages.slice(2), meta(2))), summary(whole, whole.execute(whole.execute(state, messages.slice(0, 2), meta(1)).state, messages.slice(2), meta(2))), 'and every result is what an app without a memo gives')
+})

@@ -5,7 +5,7 @@ import type { CryptoFacade } from '../domain/crypto/types.ts'
 import { decode, type Value } from '../domain/ledger/codec.ts'
 import { GENESIS_TIP, blockHash, buildBlock, decodeBlock, encodeBlock, type ChainTip } from '../domain/ledger/block.ts'
 import type { Block, EventEnvelope } from '../domain/ledger/envelope.ts'
-import { CommandMemo } from '../domain/commandMemo.ts'
+import { CommandMemo, type CommandMemoLimits } from '../domain/commandMemo.ts'
 import { applyBlock, executeCommand, genesisState, precheckCommand, type LedgerState } from '../domain/execute.ts'
 import type { Genesis } from '../domain/genesis.ts'
 import type { App, BlockMeta, CommandResult, Execution } from './app.ts'
@@ -24,10 +24,10 @@ export function signedCommandId(bytes: Uint8Array): string | null {
   }
 }
 
-export function ledgerApp(crypto: CryptoFacade): App<LedgerAppState> {
+export function ledgerApp(crypto: CryptoFacade, o: { readonly memo?: CommandMemoLimits } = {}): App<LedgerAppState> {
   // Each command is parsed and its signature verified once per replica, whichever of
   // warm / the primary's execute / a backup's re-execution meets it first (domain/commandMemo.ts).
-  const memo = new CommandMemo()
+  const memo = new CommandMemo(o.memo)
   const hash = crypto.sha3_256
   const idOf = (bytes: Uint8Array): string | null => {
     try {
@@ -40,7 +40,9 @@ export function ledgerApp(crypto: CryptoFacade): App<LedgerAppState> {
     warm(state, command, time) {
       // The signature checked on the committed state, with the key execute() would use. A
       // command signed by a key not yet committed fails here and is simply verified later.
+      if (!memo.hasRoom()) return false
       precheckCommand(state.ledger, command, Math.max(time, state.ledger.time), crypto, memo)
+      return true
     },
     commandId: idOf,
     blockHash: (header) => blockHash(header, hash),
@@ -66,6 +68,7 @@ export function ledgerApp(crypto: CryptoFacade): App<LedgerAppState> {
     for (const bytes of batch) {
       const id = idOf(bytes) ?? ''
       const r = executeCommand(ledger, bytes, { height: meta.height, time: meta.time, position }, crypto, memo)
+      memo.forget(bytes) // its room goes to a command still pending
       if (r.kind === 'rejected') {
         results.push({ commandId: id, result: { kind: 'rejected', code: r.code, reason: r.reason } })
         continue

@@ -170,6 +170,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
         lastBlockTime = block.header.time
         o.keyBook?.noteCommitted(block.header.height, block.header.time, block.events)
         o.onCommitted?.(block)
+        warmAfterCommit()
         // Queued at once, not after the previous fsync: the store keeps the order and writes
         // everything queued during one fsync in the next (group commit across blocks).
         // Promises resolve in queue order, so `persisted` inputs arrive in height order.
@@ -224,20 +225,32 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
   // Re-executing a pre-prepare is mostly ML-DSA verification of its commands; done when the
   // command arrives (one per event-loop turn, so protocol messages are never held up), the
   // re-execution finds it remembered (ledgerApp) and the block is prepared sooner.
+  // When the app has no room for more (more pending than it keeps), warming waits for the
+  // next committed block, whose commands leave room, and goes on with the oldest.
   const warmQueue = new Map<string, Uint8Array>()
   let warming = false
+  let warmWaits = false
   function warmLater(id: string, command: Uint8Array): void {
     if (o.app.warm === undefined || warmQueue.size >= config.pendingCommandsMax) return
     warmQueue.set(id, command)
-    if (!warming) { warming = true; setImmediate(warmOne) }
+    if (!warming && !warmWaits) { warming = true; setImmediate(warmOne) }
   }
   function warmOne(): void {
     const next = warmQueue.entries().next()
     if (closed || next.done === true) { warming = false; return }
     const [id, command] = next.value
+    if (state.pending.has(id) && !o.app.warm!(state.app, command, Date.now())) {
+      warming = false
+      warmWaits = true
+      return
+    }
     warmQueue.delete(id)
-    if (state.pending.has(id)) o.app.warm!(state.app, command, Date.now())
     setImmediate(warmOne)
+  }
+  function warmAfterCommit(): void {
+    if (!warmWaits) return
+    warmWaits = false
+    if (!warming && warmQueue.size > 0) { warming = true; setImmediate(warmOne) }
   }
 
   // ---- tree heads -----------------------------------------------------------------------

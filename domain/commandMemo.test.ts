@@ -55,16 +55,33 @@ t.test('a parse failure throws the same error every time and is not kept', async
   t.throws(() => memo.parse(new Uint8Array(0)), 'empty bytes: an error, not a crash in the key')
 })
 
-t.test('bounded by count and by bytes, oldest first', async (t) => {
+t.test('bounded by count and by bytes: a full memo keeps nothing new, forget makes room, stale entries go', async (t) => {
   const commands = Array.from({ length: 6 }, (_, i) => register(alice, toBase64url(new Uint8Array(16).fill(i + 1))))
-  const byCount = new CommandMemo({ countMax: 3, bytesMax: 1 << 30 })
-  for (const c of commands) byCount.parse(c)
-  t.equal(byCount.size, 3)
-  byCount.parse(commands[5]!)
-  t.equal(byCount.hits, 1, 'the newest is kept')
-  byCount.parse(commands[0]!)
-  t.equal(byCount.hits, 1, 'the oldest was dropped')
-  const byBytes = new CommandMemo({ countMax: 100, bytesMax: commands[0]!.length * 2 })
+  let now = 0
+  const memo = new CommandMemo({ countMax: 3, bytesMax: 1 << 30, staleMs: 1000 }, () => now)
+  for (const c of commands.slice(0, 3)) memo.parse(c)
+  t.equal(memo.size, 3)
+  t.notOk(memo.hasRoom(), 'full')
+  const transient = memo.parse(commands[3]!)
+  t.equal(memo.size, 3, 'a command that finds it full is not kept…')
+  t.ok(memo.verify(commands[3]!, alice.identity.publicKey, crypto), '…but its parse serves the verification that follows')
+  t.equal(memo.parse(commands[3]!), transient, '(the same parse, not a second one)')
+  memo.parse(commands[0]!)
+  t.equal(memo.hits, 3, 'the oldest, next to be executed, was kept (3 hits so far: verify, parse again, oldest)')
+  memo.forget(commands[0]!)
+  t.equal(memo.size, 2, 'an executed command is forgotten')
+  t.ok(memo.hasRoom(), 'which leaves room')
+  memo.forget(commands[0]!)
+  t.equal(memo.size, 2, 'forgetting twice, or something never kept, is harmless')
+  memo.parse(commands[4]!)
+  t.equal(memo.size, 3, 'the room went to the next command')
+
+  now = 1500 // the three kept ones are older than staleMs now
+  t.ok(memo.hasRoom(), 'stale entries are dropped when room is needed')
+  t.equal(memo.size, 0)
+
+  const byBytes = new CommandMemo({ countMax: 100, bytesMax: commands[0]!.length * 2, staleMs: 1000 })
   for (const c of commands) byBytes.parse(c)
   t.equal(byBytes.size, 2, 'two commands fit the byte budget')
+  t.notOk(byBytes.hasRoom())
 })

@@ -7,20 +7,26 @@
 // byte comparison instead of ~0.2 ms. The memo never changes a result: a hit needs the same
 // bytes (compared in full) and, for a signature, the same public key; failures are not kept
 // (they are recomputed, and the error they throw is the same every time).
+//
+// Commands are executed in about the order they arrive, so when more are pending than the memo
+// holds, dropping the oldest (the next to execute) to make room for the newest would leave
+// nothing useful: under saturation every command was parsed and verified twice. So a full
+// memo takes nothing new, an executed command is forgotten (`forget`) to make room, and an
+// entry older than `staleMs` (a command that never got executed here: a retransmission of a
+// committed one, one taken in by state transfer) is dropped when room is needed.
 import { parseSignedCommand, type SignedDomainCommand, verifyCommandSignature } from './command.ts'
 import type { CryptoFacade } from './crypto/types.ts'
 
-type Entry = { readonly bytes: Uint8Array; readonly signed: SignedDomainCommand; verifiedKey: Uint8Array | null }
+type Entry = { readonly key: string; readonly bytes: Uint8Array; readonly signed: SignedDomainCommand; verifiedKey: Uint8Array | null; readonly at: number }
 
-export type CommandMemoLimits = { readonly countMax: number; readonly bytesMax: number }
+export type CommandMemoLimits = { readonly countMax: number; readonly bytesMax: number; readonly staleMs: number }
 
 /**
- * Commands are remembered in arrival order and mostly executed in that order, so a few
- * blocks' worth is enough; each entry also holds the parsed strings (~2× its bytes) on the
- * heap, which a larger memo would make the garbage collector walk for nothing. A command
- * evicted before its block only costs its parse and verification again.
+ * A few blocks' worth of pending commands: each entry also holds the parsed strings (~2× its
+ * bytes) on the heap, which a larger memo would make the garbage collector walk for nothing.
+ * A command that found the memo full only costs its parse and verification when executed.
  */
-export const defaultCommandMemoLimits: CommandMemoLimits = { countMax: 4_000, bytesMax: 32 * 1024 * 1024 }
+export const defaultCommandMemoLimits: CommandMemoLimits = { countMax: 4_000, bytesMax: 32 * 1024 * 1024, staleMs: 60_000 }
 
 const HEAD = 64
 const TAIL = 16
@@ -39,19 +45,29 @@ function deepFreeze<T>(v: T): T {
 export class CommandMemo {
   readonly #entries = new Map<string, Entry>()
   readonly #limits: CommandMemoLimits
+  readonly #now: () => number
   #bytes = 0
+  /** The last parse that found no room: executeCommand's parse and verify of one command share it. */
+  #transient: Entry | null = null
   hits = 0
   misses = 0
 
-  constructor(limits: CommandMemoLimits = defaultCommandMemoLimits) {
+  constructor(limits: CommandMemoLimits = defaultCommandMemoLimits, now: () => number = () => performance.now()) {
     this.#limits = limits
+    this.#now = now
   }
 
   get size(): number {
     return this.#entries.size
   }
 
-  /** parseSignedCommand(bytes), remembered; throws exactly as it does. The result is frozen. */
+  /** Whether one more command would be kept (after dropping stale entries). */
+  hasRoom(): boolean {
+    this.#dropStale()
+    return this.#entries.size < this.#limits.countMax && this.#bytes < this.#limits.bytesMax
+  }
+
+  /** parseSignedCommand(bytes), remembered when there is room; throws exactly as it does. The result is frozen. */
   parse(bytes: Uint8Array): SignedDomainCommand {
     return this.#entry(bytes).signed
   }
@@ -65,30 +81,56 @@ export class CommandMemo {
     return ok
   }
 
+  /** Drops the command (it was executed: its place goes to one still pending). */
+  forget(bytes: Uint8Array): void {
+    const key = lookupKey(bytes)
+    const e = this.#entries.get(key)
+    if (e !== undefined && sameBytes(e.bytes, bytes)) this.#remove(e)
+    if (this.#transient !== null && this.#transient.key === key) this.#transient = null
+  }
+
   #entry(bytes: Uint8Array): Entry {
-    // The key is the length, the first bytes (they hold the command's random id: canonical
-    // CBOR puts "id" first) and the last ones. A collision only costs a miss, since a hit
-    // compares every byte. (Not the signature's tail alone: SLH-DSA signatures of one key
-    // often end alike, the authentication path of the top tree.)
-    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
-    const key = `${bytes.length}:${view.toString('latin1', 0, HEAD)}:${view.toString('latin1', Math.max(0, bytes.length - TAIL))}`
-    const found = this.#entries.get(key)
+    const key = lookupKey(bytes)
+    const found = this.#entries.get(key) ?? (this.#transient?.key === key ? this.#transient : undefined)
     if (found !== undefined && sameBytes(found.bytes, bytes)) {
       this.hits++
       return found
     }
     this.misses++
     const signed = deepFreeze(parseSignedCommand(bytes))
-    const entry: Entry = { bytes: bytes.slice(), signed, verifiedKey: null }
-    if (found !== undefined) this.#bytes -= found.bytes.length
-    this.#entries.delete(key)
-    this.#entries.set(key, entry)
-    this.#bytes += bytes.length
-    while (this.#entries.size > this.#limits.countMax || this.#bytes > this.#limits.bytesMax) {
-      const [oldKey, old] = this.#entries.entries().next().value!
-      this.#entries.delete(oldKey)
-      this.#bytes -= old.bytes.length
+    const entry: Entry = { key, bytes: bytes.slice(), signed, verifiedKey: null, at: this.#now() }
+    const old = this.#entries.get(key) // another command with the same lookup key: replaced
+    if (old !== undefined) this.#remove(old)
+    if (this.#entries.size < this.#limits.countMax && this.#bytes + bytes.length <= this.#limits.bytesMax) {
+      this.#entries.set(key, entry)
+      this.#bytes += bytes.length
+    } else {
+      this.#transient = entry
     }
     return entry
   }
+
+  #remove(e: Entry): void {
+    this.#entries.delete(e.key)
+    this.#bytes -= e.bytes.length
+  }
+
+  #dropStale(): void {
+    const before = this.#now() - this.#limits.staleMs
+    for (const e of this.#entries.values()) { // insertion order: oldest first
+      if (e.at > before) break
+      this.#remove(e)
+    }
+  }
+}
+
+/**
+ * The length, the first bytes (they hold the command's random id: canonical CBOR puts "id"
+ * first) and the last ones. A collision only costs a miss, since a hit compares every byte.
+ * (Not the signature's tail alone: SLH-DSA signatures of one key often end alike, the
+ * authentication path of the top tree.)
+ */
+function lookupKey(bytes: Uint8Array): string {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  return `${bytes.length}:${view.toString('latin1', 0, HEAD)}:${view.toString('latin1', Math.max(0, bytes.length - TAIL))}`
 }

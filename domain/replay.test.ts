@@ -163,9 +163,9 @@ for (const seed of [1, 2]) {
     t.same(replay.events.map(encodeEvent), first.events.map(encodeEvent), 'replay from genesis reproduces the recorded events byte for byte')
 
     // A replica remembers parses and signatures (CommandMemo): checked ahead on the state
-    // before, then executed, replays and bit flips among them, with evictions (small limits).
+    // before, then executed, replays and bit flips among them, with a small memo that fills up.
     // Every outcome, event byte and the state must be exactly what the plain executor gives.
-    const memo = new CommandMemo({ countMax: 40, bytesMax: 64 * 1024 })
+    const memo = new CommandMemo({ countMax: 40, bytesMax: 64 * 1024, staleMs: 60_000 })
     const ahead = genesisState(testGenesis().genesis)
     for (const r of first.records.slice(0, 60)) precheckCommand(ahead, r.bytes, r.ctx.time, crypto, memo)
     const remembered = rerun(first.records, memo)
