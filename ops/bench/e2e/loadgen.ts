@@ -15,7 +15,7 @@ import { fromBase64url, toBase64url } from '../../../domain/encoding.ts'
 import type { KeyFileKeys } from '../../../domain/keyfile.ts'
 import { ApiClient } from '../../../web/client/core/api/client.ts'
 import { buildCommand, buildRegisterUser, newAccountKeys, randomId } from '../../../web/client/core/api/commands.ts'
-import { applyOwnCommit, proposeAddMembers } from '../../../web/client/core/mls/commit.ts'
+import { applyOwnCommit, processCommit, proposeAddMembers } from '../../../web/client/core/mls/commit.ts'
 import { decodeContent, encodeContent } from '../../../web/client/core/mls/content.ts'
 import { createGroup, exportRatchetTree, groupEpoch, joinFromWelcome, type Group } from '../../../web/client/core/mls/group.ts'
 import { generateKeyPackages } from '../../../web/client/core/mls/keyPackages.ts'
@@ -86,6 +86,8 @@ async function inBatches<T, R>(items: readonly T[], width: number, fn: (t: T, i:
   return out
 }
 
+const ADD_PER_COMMIT = 20
+
 async function makeThread(members: User[]): Promise<Thread> {
   const [owner, ...others] = members as [User, ...User[]]
   const threadId = randomId(crypto, 16)
@@ -101,19 +103,31 @@ async function makeThread(members: User[]): Promise<Thread> {
     u.member = r.member
     kps.push(r.packages[0]!.bytes)
   }
-  const pending = await proposeAddMembers(group, kps, { ratchetTreeInWelcome: false })
-  await owner.api.submit(buildCommand('SubmitMlsCommit', {
-    threadId, epoch: Number(pending.epoch), commit: toBase64url(pending.commit),
-    ...(pending.welcome === undefined ? {} : { welcome: toBase64url(pending.welcome) }),
-  }, owner.keys, Date.now(), crypto))
-  group = applyOwnCommit(group, pending)
-  owner.group = group
-  const tree = exportRatchetTree(group)
-  for (const u of others) {
-    const r = await joinFromWelcome(u.member, pending.welcome!, { ratchetTree: tree })
-    u.member = r.member
-    u.group = r.group
+  // A commit is capped at limits.mlsHandshakeBytesMax (a PQ key package is ~15 kB): members
+  // are added ADD_PER_COMMIT at a time, as the app does; those already in apply the later commits.
+  const joined: User[] = []
+  for (let from = 0; from < others.length; from += ADD_PER_COMMIT) {
+    const chunk = others.slice(from, from + ADD_PER_COMMIT)
+    const pending = await proposeAddMembers(group, kps.slice(from, from + ADD_PER_COMMIT), { ratchetTreeInWelcome: false })
+    await owner.api.submit(buildCommand('SubmitMlsCommit', {
+      threadId, epoch: Number(pending.epoch), commit: toBase64url(pending.commit),
+      ...(pending.welcome === undefined ? {} : { welcome: toBase64url(pending.welcome) }),
+    }, owner.keys, Date.now(), crypto))
+    group = applyOwnCommit(group, pending)
+    for (const u of joined) {
+      const r = await processCommit(u.group!, pending.commit)
+      if (r.kind !== 'applied') throw new Error(`${u.name}: removed by an add commit`)
+      u.group = r.group
+    }
+    const tree = exportRatchetTree(group)
+    for (const u of chunk) {
+      const r = await joinFromWelcome(u.member, pending.welcome!, { ratchetTree: tree })
+      u.member = r.member
+      u.group = r.group
+      joined.push(u)
+    }
   }
+  owner.group = group
   return { id: threadId, size: members.length, members, checker: members[members.length - 1]! }
 }
 
