@@ -29,13 +29,9 @@ export function ledgerApp(crypto: CryptoFacade, o: { readonly memo?: CommandMemo
   // warm / the primary's execute / a backup's re-execution meets it first (domain/commandMemo.ts).
   const memo = new CommandMemo(o.memo)
   const hash = crypto.sha3_256
-  const idOf = (bytes: Uint8Array): string | null => {
-    try {
-      return memo.parse(bytes).command.id
-    } catch {
-      return signedCommandId(bytes) // not a valid command: execute() rejects it under this id
-    }
-  }
+  // Every arrival and retransmission asks for the id: a remembered parse, else the CBOR alone
+  // (no schema check: a command that fails it is rejected by execute() under this id).
+  const idOf = (bytes: Uint8Array): string | null => memo.peek(bytes)?.command.id ?? signedCommandId(bytes)
   return {
     warm(state, command, time) {
       // The signature checked on the committed state, with the key execute() would use. A

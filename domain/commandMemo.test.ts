@@ -20,6 +20,9 @@ t.test('parse: the same value as parseSignedCommand, frozen, once per byte strin
   t.ok(Object.isFrozen(a) && Object.isFrozen(a.command) && Object.isFrozen(a.command.payload), 'shared results are read-only')
   t.equal(memo.parse(bytes.slice()), a, 'equal bytes in another buffer: the remembered parse')
   t.same([memo.hits, memo.misses], [1, 1])
+  t.equal(memo.peek(bytes.slice()), a, 'peek: the remembered parse')
+  t.equal(memo.peek(register(bob)), undefined, 'peek never parses')
+  t.same([memo.hits, memo.misses, memo.size], [1, 1, 1])
 })
 
 t.test('a byte flipped outside the lookup key (head and tail) is a different command', async (t) => {
