@@ -11,6 +11,7 @@ export type ReplicaConfig = {
   readonly fetchBlocksMax: number // blocks per state-transfer reply
   readonly futureHeightsMax: number // messages for heights above the next one are kept this far ahead
   readonly resultsCacheMax: number // recent command results kept to answer retransmissions
+  readonly resultsBytesMax: number // … and about this many bytes of them (events hold ciphertexts)
 }
 
 export function defaultReplicaConfig(n = 4): ReplicaConfig {
@@ -27,5 +28,6 @@ export function defaultReplicaConfig(n = 4): ReplicaConfig {
     fetchBlocksMax: 64,
     futureHeightsMax: 16,
     resultsCacheMax: 50_000,
+    resultsBytesMax: 32 * 1024 * 1024,
   }
 }

@@ -84,7 +84,7 @@ export type ReplicaState<S> = {
   viewChangeAttempts: number
   checkpoints: Map<number, Map<number, Uint8Array>> // height → replica → block hash
   stable: { height: number; hash: Uint8Array }
-  results: Map<string, CommandResult> // recent results, to answer retransmissions
+  results: RecentResults // recent results, to answer retransmissions
   unpersisted: Map<number, Execution<S>['results']>
   checkpointHashes: Map<number, Uint8Array> // committed, not yet persisted checkpoint heights
   reproposal: Signed | null // a new view's re-proposal waiting until we caught up
@@ -113,7 +113,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: new Map(), unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null, tipVerified: new Map(),
+    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null, tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -175,9 +175,9 @@ function onRequest<S>(c: Ctx<S>, command: Uint8Array): void {
   const { s } = c
   const id = c.env.app.commandId(command)
   if (id === null) return drop(c, 'request: not a command')
-  const known = s.results.get(id)
+  const known = s.results.byId.get(id)
   if (known !== undefined) {
-    c.fx.push({ kind: 'reply', commandId: id, result: known, view: s.view })
+    c.fx.push({ kind: 'reply', commandId: id, result: known.result, view: s.view })
     return
   }
   if (s.pending.has(id) || committedUnpersisted(s, id)) return
@@ -530,6 +530,37 @@ function heightOf(b: Body): number | null {
   }
 }
 
+export type RecentResults = { readonly byId: Map<string, { readonly result: CommandResult; readonly bytes: number }>; bytes: number }
+
+/**
+ * Keeps a persisted command's result for retransmissions, within resultsCacheMax results and
+ * about resultsBytesMax bytes (events carry whole ciphertexts: a count alone let 50,000
+ * results of large messages hold gigabytes), oldest out first.
+ */
+export function rememberResult(r: RecentResults, config: Pick<ReplicaConfig, 'resultsCacheMax' | 'resultsBytesMax'>, commandId: string, result: CommandResult): void {
+  const old = r.byId.get(commandId)
+  if (old !== undefined) { r.byId.delete(commandId); r.bytes -= old.bytes }
+  const bytes = approxBytes(result)
+  r.byId.set(commandId, { result, bytes })
+  r.bytes += bytes
+  while (r.byId.size > config.resultsCacheMax || (r.bytes > config.resultsBytesMax && r.byId.size > 1)) {
+    const [id, e] = r.byId.entries().next().value!
+    r.byId.delete(id)
+    r.bytes -= e.bytes
+  }
+}
+
+/** Rough heap bytes of a plain value: strings, byte arrays and a constant per field. */
+export function approxBytes(v: unknown, depth = 0): number {
+  if (typeof v === 'string') return 16 + v.length
+  if (v === null || typeof v !== 'object') return 8
+  if (ArrayBuffer.isView(v)) return 64 + v.byteLength
+  if (depth > 8) return 64
+  let n = 32
+  for (const x of Array.isArray(v) ? v : Object.values(v)) n += 8 + approxBytes(x, depth + 1)
+  return n
+}
+
 function onPersisted<S>(c: Ctx<S>, height: number): void {
   const { s } = c
   const results = s.unpersisted.get(height)
@@ -537,10 +568,9 @@ function onPersisted<S>(c: Ctx<S>, height: number): void {
   s.unpersisted.delete(height)
   s.persistedHeight = Math.max(s.persistedHeight, height)
   for (const r of results) {
-    s.results.set(r.commandId, r.result)
+    rememberResult(s.results, s.config, r.commandId, r.result)
     c.fx.push({ kind: 'reply', commandId: r.commandId, result: r.result, view: s.view })
   }
-  while (s.results.size > s.config.resultsCacheMax) s.results.delete(s.results.keys().next().value!)
   if (height > 0 && height % s.config.checkpointInterval === 0) {
     const hash = s.checkpointHashes.get(height)
     assert(hash !== undefined, `hash of height ${height} kept until persisted`)
