@@ -90,7 +90,8 @@ export type ReplicaState<S> = {
   reproposal: Signed | null // a new view's re-proposal waiting until we caught up
   speculation: { readonly view: number; readonly batch: readonly Uint8Array[]; readonly ids: readonly string[]; readonly exec: Execution<S> } | null
   persistedHeight: number
-  fetching: { peer: number; at: number; target: number } | null
+  fetching: { peer: number; at: number; target: number; probe: boolean } | null
+  probedAt: number // the height at which we last probed a peer for newer blocks (on start, before suspecting the primary; −2: never)
   lagHints: Map<number, number> // replica → highest height it showed it is working on
   certified: number // highest height we hold a commit proof for (view change, new view)
   resend: { at: number; messages: Uint8Array[] } // our messages for the block in flight, re-sent while it stalls
@@ -113,7 +114,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null, tipVerified: new Map(),
+    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedAt: -2, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null, tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -199,7 +200,7 @@ function timeout(s: ReplicaState<unknown>): number {
 
 function maybePropose<S>(c: Ctx<S>, fresh: boolean): void {
   const { s } = c
-  if (s.mode !== 'normal' || !isPrimary(s) || s.pending.size === 0 || s.fetching !== null) return
+  if (s.mode !== 'normal' || !isPrimary(s) || s.pending.size === 0 || transferring(s)) return
   if (s.slot !== null) {
     if (!fresh) speculate(c, s.slot)
     return
@@ -631,12 +632,32 @@ function onTick<S>(c: Ctx<S>): void {
     s.resend.at = c.now
     for (const bytes of s.resend.messages) c.fx.push({ kind: 'broadcast', bytes })
   }
-  if (s.fetching !== null && c.now - s.fetching.at > s.config.viewTimeoutMs) {
+  // A probe (below) waits half a timeout for its answer; a state transfer a whole one.
+  const probeMs = s.config.viewTimeoutMs / 2
+  if (s.fetching !== null && c.now - s.fetching.at > (s.fetching.probe ? probeMs : s.config.viewTimeoutMs)) {
     const peer = (s.fetching.peer + 1) % s.config.n === s.id ? (s.fetching.peer + 2) % s.config.n : (s.fetching.peer + 1) % s.config.n
+    const probe = s.fetching.probe
     s.fetching = null
-    requestBlocks(c, peer)
+    if (!probe) requestBlocks(c, peer) // a probe that got nothing back: the peer had nothing newer
   }
-  if (s.deadline === null || c.now < s.deadline || s.fetching !== null) return
+  if (s.probedAt === -2 && s.fetching === null && s.mode === 'normal') {
+    // Just started: the others may have gone on while we were down and gone quiet since.
+    s.probedAt = s.tip.height
+    return requestBlocks(c, primaryOf(s.view, s.config.n) === s.id ? (s.id + 1) % s.config.n : primaryOf(s.view, s.config.n), true)
+  }
+  if (s.deadline === null || s.fetching !== null) return
+  if (s.mode === 'normal' && s.slot === null && s.probedAt !== s.tip.height && c.now >= s.deadline - probeMs) {
+    // Nothing to prepare at the next height: we may just be behind a cluster that went quiet
+    // (a replica that caught up to one block short of an idle cluster sees no message that
+    // would tell it, and would suspect a correct primary alone, view after view). Half a
+    // timeout before suspecting, once per height, ask the primary for newer blocks; its
+    // answer (or silence) comes by the deadline, so a faulty primary costs no extra time.
+    s.probedAt = s.tip.height
+    const primary = primaryOf(s.view, s.config.n)
+    requestBlocks(c, primary === s.id ? (s.id + 1) % s.config.n : primary, true)
+    return
+  }
+  if (c.now < s.deadline) return
   if (s.mode === 'normal') suspect(c, 'no progress before the view timeout')
   else startViewChange(c, s.view + 1)
 }
@@ -838,7 +859,7 @@ function onNewView<S>(c: Ctx<S>, m: Signed, b: NewView): void {
 
 function maybeFetch<S>(c: Ctx<S>): void {
   const { s } = c
-  if (s.fetching !== null) return
+  if (transferring(s)) return // a probe gives way to a real state transfer
   // Fetch when a stable checkpoint is ahead, when f+1 replicas show they are ahead, or one
   // shows it is at least two blocks ahead (one block ahead is the normal race of commits).
   const claims = [...s.lagHints.entries()].filter(([, h]) => h > s.tip.height).sort((a, b) => b[1] - a[1])
@@ -849,9 +870,14 @@ function maybeFetch<S>(c: Ctx<S>): void {
   requestBlocks(c, peer)
 }
 
-function requestBlocks<S>(c: Ctx<S>, peer: number): void {
+/** A state transfer is under way (a probe for newer blocks does not count: it holds nothing up). */
+function transferring(s: ReplicaState<unknown>): boolean {
+  return s.fetching !== null && !s.fetching.probe
+}
+
+function requestBlocks<S>(c: Ctx<S>, peer: number, probe = false): void {
   const { s } = c
-  s.fetching = { peer, at: c.now, target: Math.max(s.stable.height, ...s.lagHints.values()) }
+  s.fetching = { peer, at: c.now, target: Math.max(s.stable.height, ...s.lagHints.values()), probe }
   // From our tip when we hold only our own proof for it: the answer brings its agreed certificate.
   const from = s.tipAgreed || s.tip.height < 0 ? s.tip.height + 1 : s.tip.height
   sign(c, { type: 'fetch', from, count: s.config.fetchBlocksMax }, peer)
@@ -860,6 +886,7 @@ function requestBlocks<S>(c: Ctx<S>, peer: number): void {
 function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agreedCount: number): void {
   const { s } = c
   if (s.fetching === null || s.fetching.peer !== from) return
+  const probe = s.fetching.probe
   s.fetching = null
   let applied = 0
   for (let i = 0; i < blocks.length; i++) {
@@ -876,8 +903,9 @@ function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agr
   if (applied > 0) c.fx.push({ kind: 'log', level: 'info', message: `state transfer: ${applied} blocks from ${from}, now at ${s.tip.height}` })
   for (const [r, h] of s.lagHints) if (h <= s.tip.height) s.lagHints.delete(r)
   if (applied > 0) maybeFetch(c)
+  if (probe && applied > 0 && s.fetching === null) requestBlocks(c, from, true) // a probe that brought blocks asks for more
   const r = s.reproposal
-  if (r !== null && r.body.type === 'prePrepare' && s.fetching === null) {
+  if (r !== null && r.body.type === 'prePrepare' && !transferring(s)) {
     s.reproposal = null
     if (r.body.height === s.tip.height + 1 && r.body.view === s.view && s.mode === 'normal') checkAndAccept(c, r, r.body)
   }
