@@ -301,15 +301,19 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
   }
   let signing = false
   let treeTimer: NodeJS.Timeout
-  const onTreeSlot = (): void => {
+  const scheduleTreeSlot = (justFired: boolean): void => {
     const next = msToTreeHeadSlot(Date.now(), treeHeadInterval, o.index, config.n)
-    treeTimer = setTimeout(onTreeSlot, next < treeHeadInterval / 2 ? next + treeHeadInterval : next) // fired a little early: not this slot again
+    // a timer that fired a little early must not take the same slot again
+    treeTimer = setTimeout(onTreeSlot, justFired && next < treeHeadInterval / 2 ? next + treeHeadInterval : next)
+  }
+  const onTreeSlot = (): void => {
+    scheduleTreeSlot(true)
     flushDeferred()
     if (signing) return
     signing = true
     signTreeHead().catch((e: Error) => log('warn', `tree head: ${e.message}`)).finally(() => { signing = false })
   }
-  treeTimer = setTimeout(onTreeSlot, msToTreeHeadSlot(Date.now(), treeHeadInterval, o.index, config.n))
+  scheduleTreeSlot(false)
 
   // ---- network --------------------------------------------------------------------------
   function attachInbound(ch: Channel): void {

@@ -636,14 +636,13 @@ function onTick<S>(c: Ctx<S>): void {
   const probeMs = s.config.viewTimeoutMs / 2
   if (s.fetching !== null && c.now - s.fetching.at > (s.fetching.probe ? probeMs : s.config.viewTimeoutMs)) {
     const peer = (s.fetching.peer + 1) % s.config.n === s.id ? (s.fetching.peer + 2) % s.config.n : (s.fetching.peer + 1) % s.config.n
-    const probe = s.fetching.probe
+    const wasProbe = s.fetching.probe
     s.fetching = null
-    if (!probe) requestBlocks(c, peer) // a probe that got nothing back: the peer had nothing newer
+    if (!wasProbe) requestBlocks(c, peer) // a probe that got nothing back: the peer had nothing newer
   }
   if (s.probedAt === -2 && s.fetching === null && s.mode === 'normal') {
     // Just started: the others may have gone on while we were down and gone quiet since.
-    s.probedAt = s.tip.height
-    return requestBlocks(c, primaryOf(s.view, s.config.n) === s.id ? (s.id + 1) % s.config.n : primaryOf(s.view, s.config.n), true)
+    return probe(c)
   }
   if (s.deadline === null || s.fetching !== null) return
   if (s.mode === 'normal' && s.slot === null && s.probedAt !== s.tip.height && c.now >= s.deadline - probeMs) {
@@ -652,10 +651,7 @@ function onTick<S>(c: Ctx<S>): void {
     // would tell it, and would suspect a correct primary alone, view after view). Half a
     // timeout before suspecting, once per height, ask the primary for newer blocks; its
     // answer (or silence) comes by the deadline, so a faulty primary costs no extra time.
-    s.probedAt = s.tip.height
-    const primary = primaryOf(s.view, s.config.n)
-    requestBlocks(c, primary === s.id ? (s.id + 1) % s.config.n : primary, true)
-    return
+    return probe(c)
   }
   if (c.now < s.deadline) return
   if (s.mode === 'normal') suspect(c, 'no progress before the view timeout')
@@ -870,6 +866,14 @@ function maybeFetch<S>(c: Ctx<S>): void {
   requestBlocks(c, peer)
 }
 
+/** Asks the primary (or, being it, the next replica) for blocks above our tip; at most once per height. */
+function probe<S>(c: Ctx<S>): void {
+  const { s } = c
+  s.probedAt = s.tip.height
+  const primary = primaryOf(s.view, s.config.n)
+  requestBlocks(c, primary === s.id ? (s.id + 1) % s.config.n : primary, true)
+}
+
 /** A state transfer is under way (a probe for newer blocks does not count: it holds nothing up). */
 function transferring(s: ReplicaState<unknown>): boolean {
   return s.fetching !== null && !s.fetching.probe
@@ -886,7 +890,7 @@ function requestBlocks<S>(c: Ctx<S>, peer: number, probe = false): void {
 function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agreedCount: number): void {
   const { s } = c
   if (s.fetching === null || s.fetching.peer !== from) return
-  const probe = s.fetching.probe
+  const wasProbe = s.fetching.probe
   s.fetching = null
   let applied = 0
   for (let i = 0; i < blocks.length; i++) {
@@ -903,7 +907,7 @@ function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agr
   if (applied > 0) c.fx.push({ kind: 'log', level: 'info', message: `state transfer: ${applied} blocks from ${from}, now at ${s.tip.height}` })
   for (const [r, h] of s.lagHints) if (h <= s.tip.height) s.lagHints.delete(r)
   if (applied > 0) maybeFetch(c)
-  if (probe && applied > 0 && s.fetching === null) requestBlocks(c, from, true) // a probe that brought blocks asks for more
+  if (wasProbe && applied > 0 && s.fetching === null) requestBlocks(c, from, true) // a probe that brought blocks asks for more
   const r = s.reproposal
   if (r !== null && r.body.type === 'prePrepare' && !transferring(s)) {
     s.reproposal = null
