@@ -6,6 +6,7 @@ import { createGenesis } from '../domain/genesis.ts'
 import { ledgerApp, ledgerGenesisState, type LedgerAppState } from './ledgerApp.ts'
 import type { BlockMeta, Execution } from './app.ts'
 import { makeWorkload } from './testing/workload.ts'
+import { decode, encode, type Value } from '../domain/ledger/codec.ts'
 
 const T0 = Date.UTC(2026, 10, 1)
 const replicas = [0, 1, 2, 3].map(() => {
@@ -63,4 +64,20 @@ t.test('warm() says when the memo is full; executing a block makes room again', 
   t.ok(app.warm!(first.state, messages[3]!, T0 + 1000), 'the executed commands left room')
   const whole = ledgerApp(crypto)
   t.same(summary(app, app.execute(first.state, messages.slice(2), meta(2))), summary(whole, whole.execute(whole.execute(state, messages.slice(0, 2), meta(1)).state, messages.slice(2), meta(2))), 'and every result is what an app without a memo gives')
+})
+
+t.test('commandId: the id of a command, of one that fails the schema (rejected under it), null for a non-command', async (t) => {
+  const state = setUp(t)
+  const app = ledgerApp(crypto)
+  const good = w.message('id please', T0 + 1000)
+  const goodId = (decode(good) as { command: { id: string } }).command.id
+  const v = decode(w.message('bad payload', T0 + 1000)) as { command: { [k: string]: Value }; signature: Value }
+  const badId = v.command.id as string
+  const bad = encode({ ...v, command: { ...v.command, payload: { nonsense: true } } })
+  t.equal(app.commandId(good), goodId)
+  t.equal(app.commandId(good.slice()), goodId, 'asked again (another buffer): the same id')
+  t.equal(app.commandId(bad), badId, 'fails the schema: the id in its CBOR')
+  t.equal(app.commandId(new Uint8Array([0xa1, 0x61, 0x78, 0x01])), null)
+  const exec = app.execute(state, [good, bad], meta(1))
+  t.same(exec.results.map((r) => [r.commandId, r.result.kind, r.result.kind === 'rejected' ? r.result.code : '']), [[goodId, 'committed', ''], [badId, 'rejected', 'ZIXT_ERR_SCHEMA']])
 })

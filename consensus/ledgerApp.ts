@@ -29,9 +29,17 @@ export function ledgerApp(crypto: CryptoFacade, o: { readonly memo?: CommandMemo
   // warm / the primary's execute / a backup's re-execution meets it first (domain/commandMemo.ts).
   const memo = new CommandMemo(o.memo)
   const hash = crypto.sha3_256
-  // Every arrival and retransmission asks for the id: a remembered parse, else the CBOR alone
-  // (no schema check: a command that fails it is rejected by execute() under this id).
-  const idOf = (bytes: Uint8Array): string | null => memo.peek(bytes)?.command.id ?? signedCommandId(bytes)
+  // Every arrival and retransmission asks for the id (the node, then the replica). The first
+  // ask parses the command into the memo, so the asks after it, the signature check and the
+  // execution all share that one parse. A command that fails the schema is still known by
+  // the id in its CBOR: execute() rejects it under that id.
+  const idOf = (bytes: Uint8Array): string | null => {
+    try {
+      return memo.parse(bytes).command.id
+    } catch {
+      return signedCommandId(bytes)
+    }
+  }
   return {
     warm(state, command, time) {
       // The signature checked on the committed state, with the key execute() would use. A

@@ -72,12 +72,6 @@ export class CommandMemo {
     return this.#entry(bytes).signed
   }
 
-  /** The remembered parse of exactly these bytes, if any; never parses. */
-  peek(bytes: Uint8Array): SignedDomainCommand | undefined {
-    const found = this.#entries.get(lookupKey(bytes))
-    return found !== undefined && sameBytes(found.bytes, bytes) ? found.signed : undefined
-  }
-
   /** verifyCommandSignature(parse(bytes), publicKey), remembered when it holds. */
   verify(bytes: Uint8Array, publicKey: Uint8Array, crypto: CryptoFacade): boolean {
     const e = this.#entry(bytes)
