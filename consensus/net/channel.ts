@@ -104,12 +104,23 @@ function makeChannel(socket: tls.TLSSocket, reader: FrameReader, peer: PeerIdent
   socket.on('close', () => { for (const h of closeHandlers) h() })
   socket.on('error', () => {})
   const info = socket.getEphemeralKeyInfo() as { name?: string } | null
+  // Frames sent in one turn of the event loop (a step's messages, a client's burst of
+  // requests, a block's replies) leave together: one TLS write and one syscall for all of
+  // them instead of one each. The socket is uncorked before the loop polls for I/O, so a
+  // lone frame is not delayed.
+  let corked = false
+  const uncork = (): void => { corked = false; socket.uncork() }
   return {
     peer,
     group: info?.name ?? 'unknown',
     send(tag, payload) {
       if (socket.destroyed) return
       if (socket.writableLength > writableBytesMax) return void socket.destroy()
+      if (!corked) {
+        corked = true
+        socket.cork()
+        process.nextTick(uncork)
+      }
       socket.write(frame(tag, payload))
     },
     close: () => socket.destroy(),
