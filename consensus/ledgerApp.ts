@@ -3,6 +3,7 @@
 // state; rejected commands are left out of the block and leave no trace.
 import type { CryptoFacade } from '../domain/crypto/types.ts'
 import { decode, type Value } from '../domain/ledger/codec.ts'
+import { eventHash } from '../domain/ledger/event.ts'
 import { GENESIS_TIP, blockHash, buildBlock, decodeBlock, encodeBlock, type ChainTip } from '../domain/ledger/block.ts'
 import type { Block, EventEnvelope } from '../domain/ledger/envelope.ts'
 import { CommandMemo, type CommandMemoLimits } from '../domain/commandMemo.ts'
@@ -29,6 +30,8 @@ export function ledgerApp(crypto: CryptoFacade, o: { readonly memo?: CommandMemo
   // warm / the primary's execute / a backup's re-execution meets it first (domain/commandMemo.ts).
   const memo = new CommandMemo(o.memo)
   const hash = crypto.sha3_256
+  // The events' hashes of each block built here, for extend() (the speculative block grows).
+  const leavesOf = new WeakMap<Block, readonly Uint8Array[]>()
   // Every arrival and retransmission asks for the id (the node, then the replica). The first
   // ask parses the command into the memo, so the asks after it, the signature check and the
   // execution all share that one parse. A command that fails the schema is still known by
@@ -55,11 +58,12 @@ export function ledgerApp(crypto: CryptoFacade, o: { readonly memo?: CommandMemo
     decodeBlock,
     execute(state, batch, meta: BlockMeta): Execution<LedgerAppState> {
       const run = runCommands(state.ledger, state.chain.frontier.size, batch, meta)
-      return built(state, run.ledger, run.accepted, run.events, run.results, meta)
+      return built(state, run.ledger, run.accepted, run.events, run.leaves, run.results, meta)
     },
     extend(state, base, more, meta: BlockMeta): Execution<LedgerAppState> {
       const run = runCommands(base.state.ledger, state.chain.frontier.size + base.block.events.length, more, meta)
-      return built(state, run.ledger, [...base.block.commands, ...run.accepted], [...base.block.events, ...run.events], [...base.results, ...run.results], meta)
+      const baseLeaves = leavesOf.get(base.block) ?? base.block.events.map((e) => eventHash(e, hash))
+      return built(state, run.ledger, [...base.block.commands, ...run.accepted], [...base.block.events, ...run.events], [...baseLeaves, ...run.leaves], [...base.results, ...run.results], meta)
     },
   }
 
@@ -68,6 +72,7 @@ export function ledgerApp(crypto: CryptoFacade, o: { readonly memo?: CommandMemo
     let position = firstPosition
     const accepted: Uint8Array[] = []
     const events: EventEnvelope[] = []
+    const leaves: Uint8Array[] = []
     const results: { commandId: string; result: CommandResult }[] = []
     for (const bytes of batch) {
       const id = idOf(bytes) ?? ''
@@ -81,16 +86,18 @@ export function ledgerApp(crypto: CryptoFacade, o: { readonly memo?: CommandMemo
       position += r.events.length
       accepted.push(bytes)
       events.push(...r.events)
+      leaves.push(...r.eventHashes)
       results.push({ commandId: id, result: { kind: 'committed', height: meta.height, events: r.events } })
     }
-    return { ledger, accepted, events, results }
+    return { ledger, accepted, events, leaves, results }
   }
 
   function built(
     state: LedgerAppState, ledger: LedgerState, accepted: readonly Uint8Array[], events: readonly EventEnvelope[],
-    results: Execution<LedgerAppState>['results'], meta: BlockMeta,
+    leaves: readonly Uint8Array[], results: Execution<LedgerAppState>['results'], meta: BlockMeta,
   ): Execution<LedgerAppState> {
-    const b = buildBlock({ view: meta.headerView, time: meta.time, proposer: meta.proposer, commands: accepted, events }, state.chain, hash)
+    const b = buildBlock({ view: meta.headerView, time: meta.time, proposer: meta.proposer, commands: accepted, events, leaves }, state.chain, hash)
+    leavesOf.set(b.block, leaves)
     return { state: { ledger, chain: b.tip }, block: b.block, blockHash: b.tip.blockHash, results }
   }
 }

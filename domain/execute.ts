@@ -56,7 +56,7 @@ export type { LedgerState }
 export type ExecuteContext = { readonly height: number; readonly time: number; readonly position: number }
 
 export type ExecuteResult =
-  | { readonly kind: 'accepted'; readonly state: LedgerState; readonly events: EventEnvelope[] }
+  | { readonly kind: 'accepted'; readonly state: LedgerState; readonly events: EventEnvelope[]; readonly eventHashes: Uint8Array[] }
   | Rejected
 
 // ---------------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ export function executeCommand(state: LedgerState, signedCommandBytes: Uint8Arra
   }, crypto.sha3_256)
   let next = base
   for (const e of sealed.events) next = applyEnvelope(next, e, sealed.heads.get(e.stream)!, { crypto })
-  return { kind: 'accepted', state: next, events: sealed.events }
+  return { kind: 'accepted', state: next, events: sealed.events, eventHashes: sealed.hashes }
 }
 
 /**

@@ -134,3 +134,17 @@ t.test('commit messages are domain-separated and pinned', async (t) => {
   t.not(toHex(commitMessage(3, 18, hash)), toHex(m), 'the height is signed')
   t.throws(() => commitMessage(3, 17, new Uint8Array(31)), { name: 'AssertionError' })
 })
+
+t.test('buildBlock given the events\' hashes (from sealEvents) builds the very block it builds without them', async (t) => {
+  const { blocks } = chain(3)
+  let tip: ChainTip = GENESIS_TIP
+  for (const b of blocks) {
+    const draft = { view: b.header.view, time: b.header.time, proposer: b.header.proposer, commands: b.commands, events: b.events }
+    const plain = buildBlock(draft, tip, sha3)
+    const given = buildBlock({ ...draft, leaves: b.events.map((e) => eventHash(e, sha3)) }, tip, sha3)
+    t.same(encodeBlock(given.block), encodeBlock(plain.block), `block ${b.header.height}`)
+    t.same(toHex(given.tip.blockHash), toHex(plain.tip.blockHash))
+    t.throws(() => buildBlock({ ...draft, leaves: [] }, tip, sha3), /0 leaves for 5 events/, 'a leaf count that differs is a bug, refused')
+    tip = plain.tip
+  }
+})

@@ -149,12 +149,15 @@ export type BlockDraft = {
   readonly proposer: number
   readonly commands: readonly Uint8Array[]
   readonly events: readonly EventEnvelope[] // sealed against the tip (positions from tip.frontier.size)
+  /** eventHash of each event, when the caller has them from sealEvents (saves encoding and hashing each event again). */
+  readonly leaves?: readonly Uint8Array[]
   readonly certificate?: readonly CommitSignature[]
 }
 
 /** Builds the header for events already sealed on `tip`; returns the block and the new tip. */
 export function buildBlock(draft: BlockDraft, tip: ChainTip, hash: HashFn): { block: Block; tip: ChainTip } {
-  const leaves = draft.events.map((e) => eventBytesHash(encodeEvent(e), hash))
+  assert(draft.leaves === undefined || draft.leaves.length === draft.events.length, `buildBlock: ${draft.leaves?.length} leaves for ${draft.events.length} events`)
+  const leaves = draft.leaves ?? draft.events.map((e) => eventBytesHash(encodeEvent(e), hash))
   const frontier = tip.frontier.appendAll(leaves, hash)
   const header: BlockHeader = {
     height: tip.height + 1,

@@ -77,6 +77,7 @@ t.test('sealEvents assigns positions, stream versions and the prevHash chain', a
   t.equal(heads.size, 0, 'the given heads are not modified')
   t.same([...first.heads.keys()].sort(), ['thread:a', 'user:u1'], 'only touched streams come back')
   t.same(first.heads.get('thread:a'), { streamVersion: 1, hash: eventHash(first.events[2]!, sha3) })
+  t.same(first.hashes, first.events.map((e) => eventHash(e, sha3)), 'each event\'s hash, in order')
 
   const merged = mergeStreamHeads(heads, first.heads)
   const second = sealEvents(merged, [{ stream: 'thread:a', type: 'MessagePosted', payload: {} }], { ...ctx, position: 103, blockHeight: 6 }, sha3)

@@ -85,6 +85,8 @@ export type SealContext = {
 
 export type Sealed = {
   readonly events: EventEnvelope[]
+  /** eventHash of each event (same index): the block's Merkle leaves, so buildBlock need not hash again. */
+  readonly hashes: Uint8Array[]
   /** Only the streams these drafts touched, with their new heads: merge them into your StreamHeads. */
   readonly heads: ReadonlyMap<string, StreamHead>
 }
@@ -99,6 +101,7 @@ export function sealEvents(heads: StreamHeads, drafts: readonly EventDraft[], ct
   checkDrafts(drafts)
   const changed = new Map<string, StreamHead>()
   const events: EventEnvelope[] = []
+  const hashes: Uint8Array[] = []
   for (let i = 0; i < drafts.length; i++) {
     const d = drafts[i]!
     const prev = changed.get(d.stream) ?? heads.get(d.stream)
@@ -114,10 +117,12 @@ export function sealEvents(heads: StreamHeads, drafts: readonly EventDraft[], ct
       blockHeight: ctx.blockHeight,
       time: ctx.time,
     }
+    const h = eventHash(e, hash)
     events.push(e)
-    changed.set(d.stream, { streamVersion: e.streamVersion, hash: eventHash(e, hash) })
+    hashes.push(h)
+    changed.set(d.stream, { streamVersion: e.streamVersion, hash: h })
   }
-  return { events, heads: changed }
+  return { events, hashes, heads: changed }
 }
 
 function checkDrafts(drafts: readonly EventDraft[]): void {
