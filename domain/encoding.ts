@@ -26,6 +26,23 @@ export function toBase64url(bytes: Uint8Array): string {
   return out
 }
 
+/**
+ * Whether fromBase64url would accept `text`: the alphabet only, no length of 1 mod 4, the
+ * unused trailing bits zero. (The schemas' `format: 'base64url'`; a 4-kB signature is
+ * checked in a few µs, where the equivalent regular expression took tens.)
+ */
+export function isBase64url(text: string): boolean {
+  const rest = text.length % 4
+  if (rest === 1) return false
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code >= 128 || DECODE[code]! < 0) return false
+  }
+  if (rest === 0) return true
+  const last = DECODE[text.charCodeAt(text.length - 1)]!
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0
+}
+
 function sextet(text: string, index: number, name: string): number {
   const code = text.charCodeAt(index)
   const value = code < 128 ? DECODE[code]! : -1

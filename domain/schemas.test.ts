@@ -7,6 +7,7 @@ import { commandEnvelopeSchema, commandSpecs, commandTypes } from './commands.ts
 import { ZixtError } from './errors.ts'
 import { eventSpecs, eventTypes } from './events.ts'
 import { BASE64URL_STRICT, check, fieldPath, type Schema, validate } from './schemas.ts'
+import { fromBase64url, isBase64url, toBase64url } from './encoding.ts'
 
 type S = Record<string, unknown> & { type?: string; properties?: Record<string, S>; required?: string[] }
 
@@ -14,7 +15,7 @@ function sampleString(s: S, length: number): string {
   const pattern = s.pattern as string | undefined
   if (s.const !== undefined) return s.const as string
   if (s.enum !== undefined) return (s.enum as string[])[0]!
-  if (pattern === undefined || pattern === BASE64URL_STRICT) return 'A'.repeat(length)
+  if (pattern === undefined || s.format === 'base64url') return 'A'.repeat(length)
   if (pattern.startsWith('^service:')) return 'service:' + 'a'.repeat(Math.max(1, length - 8))
   if (pattern.startsWith('^replica:')) return 'replica:' + '1'.repeat(Math.max(1, length - 8))
   if (pattern.includes('0-9a-f')) return '0'.repeat(length)
@@ -120,9 +121,33 @@ t.test('messages read like a person wrote them', async (t) => {
   t.equal(check(username, 'a'.repeat(33), 'payload.username')?.message, 'payload.username: must be at most 32 characters')
   t.equal(check(username, 'Alice', 'payload.username')?.message.startsWith('payload.username: has the wrong format'), true)
   t.equal(fieldPath('/members/2', 'payload'), 'payload.members[2]')
-  const b64 = { type: 'string', pattern: BASE64URL_STRICT }
+  const b64 = { type: 'string', format: 'base64url' }
   t.equal(check(b64, 'AQ'), undefined, "'AQ' (one byte 0x01) is canonical")
-  t.not(check(b64, 'AR'), undefined, "'AR' has non-zero trailing bits")
+  t.equal(check(b64, 'AR', 'signature')?.message, 'signature: has the wrong format (must be base64url: RFC 4648 §5 without padding, unused trailing bits zero)', "'AR' has non-zero trailing bits")
   t.not(check(b64, 'AAAAA'), undefined, 'length 1 mod 4')
   t.not(check(b64, 'AA=='), undefined, 'padding')
+})
+
+t.test("format 'base64url' accepts exactly what the strict pattern and fromBase64url accept", async (t) => {
+  const pattern = new RegExp(BASE64URL_STRICT)
+  const b64 = { type: 'string', format: 'base64url' }
+  const chars = 'AQgwBRhx_-9+/=. é'
+  let state = 7
+  const next = (n: number): number => { state = (state * 1103515245 + 12345) % 2 ** 31; return state % n }
+  let accepted = 0
+  for (let i = 0; i < 5000; i++) {
+    let s = ''
+    const len = next(9)
+    for (let j = 0; j < len; j++) s += chars[next(next(4) === 0 ? chars.length : 6)]
+    const byPattern = pattern.test(s)
+    let byDecoder = true
+    try { fromBase64url(s) } catch { byDecoder = false }
+    if (isBase64url(s) !== byPattern || byDecoder !== byPattern || (check(b64, s) === undefined) !== byPattern) {
+      t.fail(`disagree on ${JSON.stringify(s)}: pattern ${byPattern}, isBase64url ${isBase64url(s)}, decoder ${byDecoder}`)
+      return
+    }
+    if (byPattern) accepted++
+  }
+  t.ok(accepted > 500 && accepted < 4500, `both kinds of string were tried (${accepted} of 5,000 accepted)`)
+  t.ok(isBase64url(toBase64url(new Uint8Array(3309).fill(0xa5))), 'a signature-sized value')
 })

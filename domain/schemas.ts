@@ -3,6 +3,7 @@
 // that importing the catalog (e.g. in the browser under a CSP without 'unsafe-eval')
 // never constructs a validator.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { isBase64url } from './encoding.ts'
 import { limits } from './limits.ts'
 import { ErrorCode, ZixtError } from './errors.ts'
 
@@ -11,7 +12,8 @@ export type Schema = { readonly [keyword: string]: unknown }
 /**
  * Strict base64url without padding (RFC 4648 §5): the alphabet only, never a length ≡ 1
  * (mod 4), and the unused low bits of the last character zero, so every byte string has
- * exactly one spelling.
+ * exactly one spelling. Checked by `format: 'base64url'` (isBase64url, a loop over the
+ * characters); this pattern says the same as a regular expression, for readers and tests.
  */
 export const BASE64URL_STRICT = '^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$'
 
@@ -26,7 +28,7 @@ export function b64u(minBytes: number, maxBytes: number = minBytes): Schema {
     type: 'string',
     minLength: base64urlChars(minBytes),
     maxLength: base64urlChars(maxBytes),
-    pattern: BASE64URL_STRICT,
+    format: 'base64url',
   }
 }
 
@@ -114,7 +116,10 @@ function ajv(): Ajv {
   // is ASCII by its pattern (base64url, usernames, ids), where both counts agree; counting
   // code points walked each 4-kB signature character by character on every command.
   // Ajv 8 calls the option deprecated (and still honours it): only that notice is dropped.
-  ajvInstance ??= new Ajv({ strict: true, allErrors: false, allowUnionTypes: false, unicode: false, logger: ajvLogger })
+  if (ajvInstance === undefined) {
+    ajvInstance = new Ajv({ strict: true, allErrors: false, allowUnionTypes: false, unicode: false, logger: ajvLogger })
+    ajvInstance.addFormat('base64url', { type: 'string', validate: isBase64url })
+  }
   return ajvInstance
 }
 
@@ -155,6 +160,7 @@ function describe(e: ErrorObject, root: string): string {
     case 'const': return `${at}: must be ${JSON.stringify(p.allowedValue)}`
     case 'enum': return `${at}: must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
     case 'pattern': return `${at}: has the wrong format (must match ${String(p.pattern)})`
+    case 'format': return `${at}: has the wrong format (must be ${String(p.format)}: RFC 4648 §5 without padding, unused trailing bits zero)`
     case 'minProperties': return `${at}: must have at least ${String(p.limit)} fields`
     default: return `${at}: ${e.message ?? e.keyword}`
   }
