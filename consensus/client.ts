@@ -39,7 +39,7 @@ export type ConsensusClient = {
 
 type Waiting = {
   readonly command: Uint8Array
-  readonly replies: Map<number, string> // replica → result bytes (hex)
+  readonly replies: Map<number, Uint8Array> // replica → its encoded result
   readonly resolve: (r: CommandResult) => void
   readonly reject: (e: Error) => void
   readonly deadline: number
@@ -80,10 +80,9 @@ export function connectClient(o: ClientOptions): ConsensusClient {
     }
     const w = waiting.get(r.commandId)
     if (w === undefined || r.replica !== replica) return
-    const hex = Buffer.from(r.result).toString('hex')
-    w.replies.set(replica, hex)
+    w.replies.set(replica, r.result)
     let same = 0
-    for (const v of w.replies.values()) if (v === hex) same++
+    for (const v of w.replies.values()) if (v.length === r.result.length && Buffer.compare(v, r.result) === 0) same++
     if (same < o.f + 1) return
     waiting.delete(r.commandId)
     try {
