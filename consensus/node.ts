@@ -12,7 +12,7 @@ import { FrameTag } from './net/frame.ts'
 import type { PeerDirectory } from './net/peers.ts'
 import type { OwnOperationalKeys, ReplicaKeyBook } from './keys.ts'
 import { initialReplica, step, type AgreedCertificate, type Effect, type Input, type ReplicaState, type Tip } from './replica.ts'
-import { msToTreeHeadSlot, TreeHeadSigner } from './treeHeads.ts'
+import { defaultTreeHeadIntervalMs, msToTreeHeadSlot, TreeHeadSigner } from './treeHeads.ts'
 import { encodeReply } from './reply.ts'
 
 /** What the shell needs from the ledger store (consensus/store LedgerStore satisfies it). */
@@ -255,7 +255,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
 
   // ---- tree heads -----------------------------------------------------------------------
   const signer = new TreeHeadSigner(o.identitySecretKey)
-  const treeHeadInterval = o.treeHeadIntervalMs ?? 2000
+  const treeHeadInterval = o.treeHeadIntervalMs ?? defaultTreeHeadIntervalMs
   async function signTreeHead(): Promise<void> {
     if (treeSize === 0 || treeSize === lastTreeSize || state.persistedHeight < state.tip.height) return
     const th = { treeSize, treeRoot, time: lastBlockTime }

@@ -1,4 +1,4 @@
-// `npm run bench -- consensus [--seconds 5] [--saturation 6000]`: a real 4-replica cluster
+// `npm run bench -- consensus [--seconds 5] [--saturation 6000] [--tree-head-ms 10000]`: a real 4-replica cluster
 // (separate processes, TLS, ML-DSA, fsync per block) on this machine, fed pre-signed
 // PostMessage commands through the consensus client.
 //   - committed commands/s at saturation (everything submitted at once),
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { nativeCrypto } from '../../domain/crypto/native.ts'
 import { startCluster } from '../../consensus/cluster.ts'
+import { defaultTreeHeadIntervalMs } from '../../consensus/treeHeads.ts'
 import type { ConsensusClient } from '../../consensus/client.ts'
 import { makeWorkload, type Workload } from '../../consensus/testing/workload.ts'
 import { parseOptions, report, type Row } from './common.ts'
@@ -77,7 +78,7 @@ export async function main(args: string[]): Promise<number> {
   const opts = parseOptions(args)
   const seconds = Number(opts.get('seconds') ?? 5)
   const saturationCount = Number(opts.get('saturation') ?? 6000)
-  const treeHeadIntervalMs = Number(opts.get('tree-head-ms') ?? 2000)
+  const treeHeadIntervalMs = Number(opts.get('tree-head-ms') ?? defaultTreeHeadIntervalMs)
   const rates = [100, 200, 500, 1000]
   const dir = mkdtempSync(join(tmpdir(), 'zixt-bench-consensus-'))
   process.stdout.write(`consensus bench: data in ${dir}; pre-signing commands…\n`)
