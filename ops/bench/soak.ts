@@ -4,7 +4,7 @@
 // Checks, per thread: every accepted message reached every member exactly once, every
 // member saw the thread's messages in the same order (ledger order), and RSS per process
 // does not grow without bound (mean of the first vs the last third, least-squares slope).
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { environment, parseOptions, printTable, repoRoot, type Row } from './common.ts'
 import { analyze } from './e2e/analyze.ts'
@@ -118,6 +118,7 @@ export async function main(args: string[]): Promise<number> {
   const palette = ['#2563eb', '#dc2626', '#f59e0b', '#7c3aed', '#059669', '#0891b2', '#db2777', '#4b5563']
   const rssSeries: Series[] = [...h.sampler.samples.entries()].map(([name, list], k) => ({ name, color: palette[k % palette.length]!, points: list.filter((s) => s.at >= t0 - 5000).map((s) => [(s.at - t0) / 60_000, s.rssMb] as [number, number]).filter((p) => p[0] >= 0) }))
   const stamp = started.toISOString().replace(/[:.]/g, '-')
+  mkdirSync(join(repoRoot, 'bench-results'), { recursive: true }) // a fresh clone has none (a 30-min soak lost its JSON and HTML to ENOENT)
   const htmlPath = join(repoRoot, 'bench-results', `soak-${stamp}.html`)
   const jsonPath = join(repoRoot, 'bench-results', `soak-${stamp}.json`)
   writeFileSync(jsonPath, `${JSON.stringify({ name: 'soak', finishedAt: new Date().toISOString(), environment: environment(), options: { minutes, rate, users, killIndex }, notes, figures, verdicts, memory: mem }, null, 2)}\n`)
