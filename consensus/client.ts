@@ -5,7 +5,7 @@
 // It sends each command to every replica (so a faulty primary is noticed by the backups at
 // once), retransmits to all on a timeout, and authenticates to the replicas with a service
 // key listed in genesis (ML-DSA-65) over the same TLS 1.3 channel binding as the replicas.
-import { decode, type Value } from '../domain/ledger/codec.ts'
+import { decode, equalBytes, type Value } from '../domain/ledger/codec.ts'
 import { eventFromValue } from '../domain/ledger/event.ts'
 import { ErrorCode, ZixtError } from '../domain/errors.ts'
 import type { CryptoFacade } from '../domain/crypto/types.ts'
@@ -82,7 +82,7 @@ export function connectClient(o: ClientOptions): ConsensusClient {
     if (w === undefined || r.replica !== replica) return
     w.replies.set(replica, r.result)
     let same = 0
-    for (const v of w.replies.values()) if (v.length === r.result.length && Buffer.compare(v, r.result) === 0) same++
+    for (const v of w.replies.values()) if (equalBytes(v, r.result)) same++
     if (same < o.f + 1) return
     waiting.delete(r.commandId)
     try {

@@ -6,7 +6,7 @@ import { parseSignedCommand } from './command.ts'
 import { commandEnvelopeSchema, commandSpecs, commandTypes } from './commands.ts'
 import { ZixtError } from './errors.ts'
 import { eventSpecs, eventTypes } from './events.ts'
-import { BASE64URL_STRICT, check, fieldPath, type Schema, validate } from './schemas.ts'
+import { check, fieldPath, type Schema, validate } from './schemas.ts'
 import { fromBase64url, isBase64url, toBase64url } from './encoding.ts'
 
 type S = Record<string, unknown> & { type?: string; properties?: Record<string, S>; required?: string[] }
@@ -129,7 +129,8 @@ t.test('messages read like a person wrote them', async (t) => {
 })
 
 t.test("format 'base64url' accepts exactly what the strict pattern and fromBase64url accept", async (t) => {
-  const pattern = new RegExp(BASE64URL_STRICT)
+  // The rule as a regular expression (the schemas used it until it showed up in profiles).
+  const pattern = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$/
   const b64 = { type: 'string', format: 'base64url' }
   const chars = 'AQgwBRhx_-9+/=. é'
   let state = 7

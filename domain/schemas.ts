@@ -9,20 +9,17 @@ import { ErrorCode, ZixtError } from './errors.ts'
 
 export type Schema = { readonly [keyword: string]: unknown }
 
-/**
- * Strict base64url without padding (RFC 4648 §5): the alphabet only, never a length ≡ 1
- * (mod 4), and the unused low bits of the last character zero, so every byte string has
- * exactly one spelling. Checked by `format: 'base64url'` (isBase64url, a loop over the
- * characters); this pattern says the same as a regular expression, for readers and tests.
- */
-export const BASE64URL_STRICT = '^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$'
 
 /** Characters of the unpadded base64url spelling of n bytes. */
 export function base64urlChars(bytes: number): number {
   return Math.ceil((bytes * 4) / 3)
 }
 
-/** base64url string of minBytes..maxBytes bytes. */
+/**
+ * base64url string of minBytes..maxBytes bytes, strict (RFC 4648 §5 without padding: the
+ * alphabet only, never a length ≡ 1 mod 4, the unused low bits of the last character zero,
+ * so every byte string has exactly one spelling), checked by isBase64url.
+ */
 export function b64u(minBytes: number, maxBytes: number = minBytes): Schema {
   return {
     type: 'string',
