@@ -12,6 +12,7 @@ export type ReplicaConfig = {
   readonly futureHeightsMax: number // messages for heights above the next one are kept this far ahead
   readonly resultsCacheMax: number // recent command results kept to answer retransmissions
   readonly resultsBytesMax: number // … and about this many bytes of them (events hold ciphertexts)
+  readonly resultsKeepMs: number // … each for at most this long (longer than any client's deadline)
 }
 
 export function defaultReplicaConfig(n = 4): ReplicaConfig {
@@ -29,5 +30,6 @@ export function defaultReplicaConfig(n = 4): ReplicaConfig {
     futureHeightsMax: 16,
     resultsCacheMax: 50_000,
     resultsBytesMax: 32 * 1024 * 1024,
+    resultsKeepMs: 180_000,
   }
 }

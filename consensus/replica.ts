@@ -531,24 +531,37 @@ function heightOf(b: Body): number | null {
   }
 }
 
-export type RecentResults = { readonly byId: Map<string, { readonly result: CommandResult; readonly bytes: number }>; bytes: number }
+export type RecentResults = { readonly byId: Map<string, { readonly result: CommandResult; readonly bytes: number; readonly at: number }>; bytes: number }
+
+type ResultsBounds = Pick<ReplicaConfig, 'resultsCacheMax' | 'resultsBytesMax' | 'resultsKeepMs'>
 
 /**
- * Keeps a persisted command's result for retransmissions, within resultsCacheMax results and
+ * Keeps a persisted command's result for retransmissions, within resultsCacheMax results,
  * about resultsBytesMax bytes (events carry whole ciphertexts: a count alone let 50,000
- * results of large messages hold gigabytes), oldest out first.
+ * results of large messages hold gigabytes) and resultsKeepMs, oldest out first.
  */
-export function rememberResult(r: RecentResults, config: Pick<ReplicaConfig, 'resultsCacheMax' | 'resultsBytesMax'>, commandId: string, result: CommandResult): void {
+export function rememberResult(r: RecentResults, config: ResultsBounds, commandId: string, result: CommandResult, now: number): void {
   const old = r.byId.get(commandId)
   if (old !== undefined) { r.byId.delete(commandId); r.bytes -= old.bytes }
   const bytes = approxBytes(result)
-  r.byId.set(commandId, { result, bytes })
+  r.byId.set(commandId, { result, bytes, at: now })
   r.bytes += bytes
-  while (r.byId.size > config.resultsCacheMax || (r.bytes > config.resultsBytesMax && r.byId.size > 1)) {
-    const [id, e] = r.byId.entries().next().value!
-    r.byId.delete(id)
-    r.bytes -= e.bytes
-  }
+  while (r.byId.size > config.resultsCacheMax || (r.bytes > config.resultsBytesMax && r.byId.size > 1)) dropOldestResult(r)
+  forgetOldResults(r, config, now)
+}
+
+/**
+ * Drops the results kept longer than resultsKeepMs (no client retransmits that late: its
+ * deadline is shorter), so a quiet or slow cluster does not hold the byte budget forever.
+ */
+export function forgetOldResults(r: RecentResults, config: Pick<ReplicaConfig, 'resultsKeepMs'>, now: number): void {
+  while (r.byId.size > 0 && now - r.byId.values().next().value!.at > config.resultsKeepMs) dropOldestResult(r)
+}
+
+function dropOldestResult(r: RecentResults): void {
+  const [id, e] = r.byId.entries().next().value!
+  r.byId.delete(id)
+  r.bytes -= e.bytes
 }
 
 /** Rough heap bytes of a plain value: strings, byte arrays and a constant per field. */
@@ -569,7 +582,7 @@ function onPersisted<S>(c: Ctx<S>, height: number): void {
   s.unpersisted.delete(height)
   s.persistedHeight = Math.max(s.persistedHeight, height)
   for (const r of results) {
-    rememberResult(s.results, s.config, r.commandId, r.result)
+    rememberResult(s.results, s.config, r.commandId, r.result, c.now)
     c.fx.push({ kind: 'reply', commandId: r.commandId, result: r.result, view: s.view })
   }
   if (height > 0 && height % s.config.checkpointInterval === 0) {
@@ -627,6 +640,7 @@ function suspect<S>(c: Ctx<S>, why: string): void {
 
 function onTick<S>(c: Ctx<S>): void {
   const { s } = c
+  forgetOldResults(s.results, s.config, c.now)
   const resendMs = Math.max(1, Math.floor(s.config.viewTimeoutMs / 4))
   if (s.resend.messages.length > 0 && c.now - s.resend.at >= resendMs) {
     s.resend.at = c.now
