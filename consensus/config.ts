@@ -3,6 +3,7 @@ export type ReplicaConfig = {
   readonly n: number // replicas, 3f+1
   readonly f: number
   readonly batchCommandsMax: number // a block closes at this many commands
+  readonly proposeIntervalMs: number // … or, once the previous block committed, this long after the primary's previous proposal (0: at once)
   readonly pendingCommandsMax: number // queued client commands per replica (oldest kept, newest refused)
   readonly checkpointInterval: number // K: a checkpoint every K blocks
   readonly rotateEveryBlocks: number // primary rotation: a planned view change every N blocks (0 = never)
@@ -21,6 +22,7 @@ export function defaultReplicaConfig(n = 4): ReplicaConfig {
     n,
     f,
     batchCommandsMax: 500,
+    proposeIntervalMs: 0,
     pendingCommandsMax: 20_000,
     checkpointInterval: 64,
     rotateEveryBlocks: 0,

@@ -194,8 +194,19 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
         break
       }
       case 'reply': reply(e.commandId, e.result, e.view); break
+      case 'wake': wakeAt(e.at); break
       case 'log': if (e.level === 'warn') warn(e.message.split(':')[0]!.slice(0, 60), e.message); else log('info', e.message); break
     }
+  }
+
+  // One timer, for the earliest wake asked for; a tick that comes first makes it harmless.
+  let wakeTimer: NodeJS.Timeout | null = null
+  let wakeTime = Number.POSITIVE_INFINITY
+  function wakeAt(at: number): void {
+    if (wakeTimer !== null && wakeTime <= at) return
+    if (wakeTimer !== null) clearTimeout(wakeTimer)
+    wakeTime = at
+    wakeTimer = setTimeout(() => { wakeTimer = null; wakeTime = Number.POSITIVE_INFINITY; drive({ kind: 'tick' }) }, Math.max(0, at - Date.now()))
   }
 
   function reply(commandId: string, result: CommandResult, view: number): void {
@@ -380,6 +391,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
       clearInterval(dialTimer)
       clearInterval(tickTimer)
       clearTimeout(treeTimer)
+      if (wakeTimer !== null) clearTimeout(wakeTimer)
       for (const ch of outbound.values()) ch.close()
       await listener.close()
       await persistChain

@@ -45,6 +45,8 @@ export type Effect =
    */
   | { readonly kind: 'persist'; readonly block: Block; readonly agreed: boolean; readonly prev: AgreedCertificate | null }
   | { readonly kind: 'reply'; readonly commandId: string; readonly result: CommandResult; readonly view: number }
+  /** Deliver a tick at `at` (the primary holds its next proposal until then); ticks at the usual interval also do. */
+  | { readonly kind: 'wake'; readonly at: number }
   | { readonly kind: 'readBlocks'; readonly to: number; readonly from: number; readonly count: number }
   | { readonly kind: 'log'; readonly level: 'info' | 'warn'; readonly message: string }
 
@@ -95,6 +97,7 @@ export type ReplicaState<S> = {
   lagHints: Map<number, number> // replica → highest height it showed it is working on
   certified: number // highest height we hold a commit proof for (view change, new view)
   resend: { at: number; messages: Uint8Array[] } // our messages for the block in flight, re-sent while it stalls
+  lastProposalAt: number // when we last proposed a block (proposeIntervalMs counts from here)
   lastCommit: { height: number; bytes: Uint8Array } | null // our commit for the tip, for peers that missed it
   tipVerified: Map<number, Uint8Array> // replica → its certificate signature over the tip, already verified
   counters: Counters
@@ -114,7 +117,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedAt: -2, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastCommit: null, tipVerified: new Map(),
+    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedAt: -2, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, lastCommit: null, tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -206,6 +209,8 @@ function maybePropose<S>(c: Ctx<S>, fresh: boolean): void {
     return
   }
   if (s.votes.height !== s.tip.height + 1) return
+  const holdUntil = s.lastProposalAt + s.config.proposeIntervalMs
+  if (c.now < holdUntil && s.pending.size < s.config.batchCommandsMax) return void c.fx.push({ kind: 'wake', at: holdUntil })
   const spec = s.speculation
   s.speculation = null
   if (spec !== null && spec.view === s.view && equalBytes(spec.exec.block.header.prevBlockHash, s.tip.hash) && spec.ids.every((id) => s.pending.has(id))) {
@@ -267,6 +272,7 @@ function propose<S>(c: Ctx<S>, batch: readonly Uint8Array[], time: number, heade
     rejected: rejectionsOf(exec), prevCertificate: s.tip.certificate,
   }
   const signed = sign(c, body)
+  s.lastProposalAt = c.now
   acceptPrePrepare(c, signed, body, exec)
   return signed
 }

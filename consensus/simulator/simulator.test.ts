@@ -66,3 +66,21 @@ t.test('the same seed gives the same run', async (t) => {
   const b = simulate(o)
   t.same(a, b)
 })
+
+t.test('a proposal interval: fewer, fuller blocks, still safe and live under faults', async (t) => {
+  const load = { commands: 400, submitEveryMs: 2, delayMs: [1, 5] as const, config: { batchCommandsMax: 50 } }
+  const eager = simulate({ seed: 11, ...load })
+  const held = simulate({ seed: 11, ...load, config: { ...load.config, proposeIntervalMs: 40 } })
+  for (const r of [eager, held]) {
+    t.same(r.violations, [])
+    t.equal(r.acknowledged, 400)
+  }
+  const blocks = (r: typeof eager): number => Math.max(...r.heights) + 1
+  // 400 commands over ≈ 800 ms: at most one block per 40 ms (plus the full ones)
+  t.ok(blocks(held) <= 800 / 40 + 400 / 50 + 2, `held: ${blocks(held)} blocks`)
+  t.ok(blocks(held) < blocks(eager), `fewer blocks than proposing at once (${blocks(held)} < ${blocks(eager)})`)
+  for (let seed = 1; seed <= 4; seed++) {
+    check(t, { seed, commands: 100, ...lossy, config: { proposeIntervalMs: 30 }, crash: { replica: seed % 4, atMs: 200, restartAtMs: 1500 } })
+    check(t, { seed, commands: 80, ...lossy, config: { proposeIntervalMs: 30 }, byzantine: { replica: seed % 4, behaviour: behaviours[seed]! } })
+  }
+})

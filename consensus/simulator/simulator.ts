@@ -193,6 +193,7 @@ export function simulate(o: SimOptions): SimResult {
           if (!healed() && rng.next() < (o.dropRate ?? 0)) break
           schedule({ at: now + dmin + rng.int(dmax - dmin + 1), kind: 'reply', from: i, commandId: e.commandId, result: encodeResult(e.result) })
           break
+        case 'wake': schedule({ at: Math.max(now + 1, Math.ceil(e.at)), kind: 'input', to: i, input: { kind: 'tick' } }); break
         case 'log': if (process.env.SIM_LOG) console.log(now, i, e.level, e.message); break
       }
     }
