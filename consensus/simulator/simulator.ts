@@ -45,6 +45,7 @@ export type SimResult = {
   readonly maxView: number
   readonly ledgerMatches: boolean
   readonly certificatesAgreed: number // heights where every correct replica stores the agreed certificate
+  readonly messageVerifications: number // protocol-message signatures checked (commit certificates apart), all replicas
 }
 
 type Event =
@@ -135,6 +136,8 @@ export function simulate(o: SimOptions): SimResult {
     const secrets = Array.from({ length: n }, (_, i) => nativeCrypto.sha3_256(Uint8Array.of(o.seed & 0xff, i)))
     for (let i = 0; i < n; i++) keys.push(fakeKeys(i, secrets))
   }
+  let messageVerifications = 0
+  for (const [i, k] of keys.entries()) keys[i] = { ...k, verify: (r, m, sig) => { messageVerifications++; return k.verify(r, m, sig) } }
   const genesisTip = { height: -1, hash: new Uint8Array(32), time: 0, headerView: 0, certificate: [] }
   const fresh = (i: number): Node => ({ state: initialReplica(i, config, testGenesis, genesisTip), store: [], crashed: false, env: { app, keys: keys[i]! } })
   const nodes: Node[] = Array.from({ length: n }, (_, i) => fresh(i))
@@ -406,6 +409,7 @@ export function simulate(o: SimOptions): SimResult {
     maxView: Math.max(...nodes.map((nd) => nd.state.view)),
     ledgerMatches,
     certificatesAgreed,
+    messageVerifications,
   }
 }
 
