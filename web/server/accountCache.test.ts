@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AccountCache } from './accountCache.ts'
+import { AccountCache, accountCacheEntriesMax } from './accountCache.ts'
 import type { RmDevice, RmUser } from './readModel.ts'
 
 const user = (userId: string, disabled = false) => ({ userId, disabled }) as unknown as RmUser
@@ -67,4 +67,23 @@ t.test('absent rows are not cached', async (t) => {
   await c.user('nobody', async () => { reads++; return null })
   await c.user('nobody', async () => { reads++; return null })
   t.equal(reads, 2)
+})
+
+t.test('the user → devices index follows stores, evictions and invalidations', async (t) => {
+  const c = new AccountCache(60_000)
+  c.setLive(true)
+  const load = async (id: string) => device(id, `u${Number(id.slice(1)) % 7}`)
+  for (let i = 0; i < accountCacheEntriesMax + 5; i++) await c.device(`d${i}`, load)
+  t.same(c.sizes, { users: 0, devices: accountCacheEntriesMax, indexedUsers: 7 }, 'the oldest devices were evicted')
+  c.invalidate(['u3'])
+  const left = c.sizes.devices
+  t.ok(left < accountCacheEntriesMax && left > accountCacheEntriesMax * 0.8, `u3's devices dropped (${accountCacheEntriesMax - left})`)
+  let reads = 0
+  const counted = async (id: string) => { reads++; return load(id) }
+  await c.device('d10', counted) // u3's, cached until the invalidation: read again
+  t.equal(reads, 1)
+  await c.device('d9', counted) // u2's: still cached
+  t.equal(reads, 1)
+  c.invalidate(['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6'])
+  t.same(c.sizes, { users: 0, devices: 0, indexedUsers: 0 }, 'nothing left, in the map or the index')
 })

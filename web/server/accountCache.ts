@@ -21,6 +21,7 @@ export class AccountCache {
   readonly #now: () => number
   readonly #users = new Map<string, Entry<RmUser>>()
   readonly #devices = new Map<string, Entry<RmDevice>>()
+  readonly #devicesOf = new Map<string, Set<string>>() // userId → its cached device ids (invalidation without a scan)
   #epoch = 0 // bumped by every invalidation: a look-up that saw it change stores nothing
   #live = false // the invalidation subscription is up (set by its owner)
   hits = 0
@@ -46,25 +47,46 @@ export class AccountCache {
   }
 
   device(deviceId: string, load: (id: string) => Promise<RmDevice | null>): Promise<RmDevice | null> {
-    return this.#get(this.#devices, deviceId, load)
+    return this.#get(this.#devices, deviceId, load, this.#deviceIndex)
+  }
+
+  readonly #deviceIndex: Index<RmDevice> = {
+    add: (id, d) => {
+      const set = this.#devicesOf.get(d.userId)
+      if (set === undefined) this.#devicesOf.set(d.userId, new Set([id]))
+      else set.add(id)
+    },
+    remove: (id, d) => {
+      const set = this.#devicesOf.get(d.userId)
+      set?.delete(id)
+      if (set?.size === 0) this.#devicesOf.delete(d.userId)
+    },
   }
 
   /** An accounts notification: the users' rows (and their devices') changed; none named = all. */
   invalidate(userIds: readonly string[]): void {
     this.#epoch++
     if (userIds.length === 0) return this.clear()
-    const users = new Set(userIds)
-    for (const u of users) this.#users.delete(u)
-    for (const [id, e] of this.#devices) if (users.has(e.value.userId)) this.#devices.delete(id)
+    for (const u of userIds) {
+      this.#users.delete(u)
+      for (const d of this.#devicesOf.get(u) ?? []) this.#devices.delete(d)
+      this.#devicesOf.delete(u)
+    }
   }
 
   clear(): void {
     this.#epoch++
     this.#users.clear()
     this.#devices.clear()
+    this.#devicesOf.clear()
   }
 
-  async #get<T>(map: Map<string, Entry<T>>, id: string, load: (id: string) => Promise<T | null>): Promise<T | null> {
+  /** Cached entries, for tests: users, devices, and users with cached devices. */
+  get sizes(): { users: number; devices: number; indexedUsers: number } {
+    return { users: this.#users.size, devices: this.#devices.size, indexedUsers: this.#devicesOf.size }
+  }
+
+  async #get<T>(map: Map<string, Entry<T>>, id: string, load: (id: string) => Promise<T | null>, index?: Index<T>): Promise<T | null> {
     if (!this.#live) return load(id)
     const hit = map.get(id)
     if (hit !== undefined && this.#now() - hit.at < this.ttlMs) {
@@ -77,9 +99,18 @@ export class AccountCache {
     const value = await load(id)
     // absent rows are not kept: the row that appears later is then read at once
     if (value === null || epoch !== this.#epoch || !this.#live) return value
+    const old = map.get(id)
+    if (old !== undefined) index?.remove(id, old.value)
     map.delete(id) // re-inserted at the end: the Map's order is the eviction order
     map.set(id, { value, at })
-    if (map.size > accountCacheEntriesMax) map.delete(map.keys().next().value!)
+    index?.add(id, value)
+    if (map.size > accountCacheEntriesMax) {
+      const [oldestId, oldest] = map.entries().next().value!
+      map.delete(oldestId)
+      index?.remove(oldestId, oldest.value)
+    }
     return value
   }
 }
+
+type Index<T> = { add(id: string, value: T): void; remove(id: string, value: T): void }
