@@ -74,12 +74,17 @@ export function growth(samples: readonly { at: number; rssMb: number }[]): { fir
 const cachesFillMinutes = Math.ceil((2 * limits.commandSkewMs + limits.commandIdBucketMs) / 60_000) + 1
 const lastThirdGrowthMax = 0.05 // of the process's size, for "levels off"
 
-export function memoryVerdict(name: string, g: ReturnType<typeof growth>, minutes: number, killed: string): string {
-  if (name === 'loadgen') return 'not judged (the bench\'s load generator)'
-  if (name === killed) return 'not judged (restarted at 60 %, its caches fill again)'
-  if ((minutes * 2) / 3 < cachesFillMinutes) return `not judged (run < ${Math.ceil((cachesFillMinutes * 3) / 2)} min: the last third starts while caches fill)`
+export type MemoryVerdict = { readonly kind: 'levels off' | 'still growing' | 'not judged'; readonly text: string }
+
+export function memoryVerdict(name: string, g: ReturnType<typeof growth>, minutes: number, killed: string): MemoryVerdict {
+  const unjudged = (why: string): MemoryVerdict => ({ kind: 'not judged', text: `not judged (${why})` })
+  if (name === 'loadgen') return unjudged('the bench\'s load generator')
+  if (name === killed) return unjudged('restarted at 60 %, its caches fill again')
+  if ((minutes * 2) / 3 < cachesFillMinutes) return unjudged(`run < ${Math.ceil((cachesFillMinutes * 3) / 2)} min: the last third starts while caches fill`)
   const grew = (g.lastThirdSlopeMbPerMin * minutes) / 3
-  return grew <= lastThirdGrowthMax * g.lastMb ? `levels off (${grew >= 0 ? '+' : ''}${grew.toFixed(1)} MB in the last third)` : `STILL GROWING (+${grew.toFixed(1)} MB in the last third)`
+  return grew <= lastThirdGrowthMax * g.lastMb
+    ? { kind: 'levels off', text: `levels off (${grew >= 0 ? '+' : ''}${grew.toFixed(1)} MB in the last third)` }
+    : { kind: 'still growing', text: `STILL GROWING (+${grew.toFixed(1)} MB in the last third)` }
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -127,14 +132,17 @@ export async function main(args: string[]): Promise<number> {
   log(`\nsent ${figures.sent}, accepted ${figures.accepted} (errors: ${errors}), delivered/s ${figures.deliveredPerS.toFixed(1)}, latency p50 ${figures.latency.p50.toFixed(0)} ms p99 ${figures.latency.p99.toFixed(0)} ms`)
   printTable(verdicts as unknown as Row[])
   const mem: Row[] = []
+  const growing: string[] = []
+  let judged = 0
   for (const [name, list] of h.sampler.samples) {
     const g = growth(list.filter((s) => s.at >= figures.from && s.at <= figures.to))
-    mem.push({ process: name, 'first third MB': g.firstMb, 'last third MB': g.lastMb, 'slope MB/min': g.slopeMbPerMin, 'last-third slope MB/min': g.lastThirdSlopeMbPerMin, memory: memoryVerdict(name, g, minutes, `replica ${killIndex}`) })
+    const v = memoryVerdict(name, g, minutes, `replica ${killIndex}`)
+    if (v.kind !== 'not judged') judged++
+    if (v.kind === 'still growing') growing.push(name)
+    mem.push({ process: name, 'first third MB': g.firstMb, 'last third MB': g.lastMb, 'slope MB/min': g.slopeMbPerMin, 'last-third slope MB/min': g.lastThirdSlopeMbPerMin, memory: v.text })
   }
   printTable(mem)
   const bad = verdicts.reduce((a, v) => a + v.missing + v.duplicates + v.outOfOrder + v.differentOrder, 0)
-  const growing = mem.filter((r) => String(r['memory']).startsWith('STILL GROWING')).map((r) => r['process'])
-  const judged = mem.filter((r) => !String(r['memory']).startsWith('not judged')).length
   const notes = [
     `exactly once, same order: ${bad === 0 ? 'OK' : `FAILED (${bad} problems)`} over ${verdicts.length} threads`,
     `memory: ${judged === 0 ? 'not judged (run too short)' : growing.length === 0 ? `OK, ${judged} processes level off` : `FAILED, still growing: ${growing.join(', ')}`}`,
