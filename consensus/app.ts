@@ -47,6 +47,8 @@ export type App<S> = {
    * more now: the shell waits for the next committed block before warming again.
    */
   warm?(state: S, command: Uint8Array, time: number): boolean
+  /** Optional: counts of what the app keeps in memory (for the replica's stats line). */
+  sizes?(state: S): Record<string, number>
 }
 
 /** The replica's signing keys and the cluster's verification keys (ML-DSA-65 in production). */

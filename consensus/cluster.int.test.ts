@@ -198,3 +198,23 @@ t.test('a replica that missed 1,000 blocks catches up; a rogue replica and a rog
   t.equal(sameWithCertificate + pending, height + 1, `blocks 0…${height}: byte-identical with their agreed certificates (${pending} still pending at the tip)`)
   t.ok(pending <= 1, 'only the tip may wait for its agreed certificate')
 })
+
+t.test('replica processes: capped young generation, fixed mmap threshold, memory reported by kind', async (t) => {
+  const logs: string[][] = [[], [], [], []]
+  const c = await cluster(t, logs)
+  const client = c.client({ retransmitMs: 500, deadlineMs: 30_000 })
+  t.teardown(() => client.close())
+  const w = makeWorkload(crypto, c.serviceKey)
+  for (const s of w.setup) await client.submit(s)
+  for (let i = 0; i < 20; i++) t.equal((await client.submit(w.message(`m ${i}`))).kind, 'committed')
+  const pid = c.pid(0)!
+  t.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=16'), 'the replica runs with the young-generation cap')
+  t.ok(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('MALLOC_MMAP_THRESHOLD_=131072'), 'and with a fixed mmap threshold')
+  await new Promise((r) => setTimeout(r, 1200)) // a stats line after the commands
+  const stats = c.stats(0)!
+  t.ok(stats.memory!.spacesMB!['new']! <= 32, `new space within two 16-MB semi-spaces (${stats.memory!.spacesMB!['new']} MB)`)
+  t.ok(stats.sizes['results']! >= 20 && stats.sizes['resultsKB']! > 0, `kept results counted (${stats.sizes['results']}, ${stats.sizes['resultsKB']} KB)`)
+  t.equal(stats.sizes['pending'], 0, 'nothing pending once all committed')
+  t.ok(stats.sizes['recentCommandIds']! >= 20, 'the app reports its command-id window')
+  t.ok(stats.sizes['inbound']! >= 3, 'the peers\' and the client\'s channels are counted')
+})

@@ -52,6 +52,13 @@ export function ledgerApp(crypto: CryptoFacade, o: { readonly memo?: CommandMemo
       return true
     },
     commandId: idOf,
+    sizes: (state) => ({
+      memo: memo.size,
+      memoKB: Math.round(memo.bytes / 1024),
+      recentCommandIds: state.ledger.recentCommands.ids.size,
+      threads: state.ledger.threads.size,
+      devices: state.ledger.devices.size,
+    }),
     blockHash: (header) => blockHash(header, hash),
     digest: (bytes) => hash(bytes),
     encodeBlock,

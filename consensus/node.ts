@@ -76,7 +76,9 @@ export type NodeStats = {
   fetchedBlocks: number
   treeHeads: number
   /** Filled in by the process (zixt node), not by the node itself. */
-  memory?: { rssMB: number; heapMB: number; heapTotalMB: number; externalMB: number; arrayBuffersMB: number }
+  memory?: { rssMB: number; heapMB: number; heapTotalMB: number; externalMB: number; arrayBuffersMB: number; spacesMB?: Record<string, number> }
+  /** Entries (or KB) of what the replica and its app keep in memory, by kind. */
+  sizes: Record<string, number>
 }
 
 export type ReplicaNode = {
@@ -327,8 +329,11 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
   scheduleTreeSlot(false)
 
   // ---- network --------------------------------------------------------------------------
+  const inbound = new Set<Channel>() // channels peers and clients dialed to us
   function attachInbound(ch: Channel): void {
     const peer = ch.peer
+    inbound.add(ch)
+    ch.onClose(() => inbound.delete(ch))
     ch.onFrame((tag, payload) => {
       if (peer.role === 'replica') {
         if (tag === FrameTag.pbft) return drive({ kind: 'message', from: peer.index, bytes: payload })
@@ -338,6 +343,17 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
       counters.garbageFrames++
       warn(`frame-${JSON.stringify(peer)}`, `${peer.role} ${peer.role === 'replica' ? peer.index : peer.keyId}: unexpected frame tag ${tag}`)
     })
+  }
+
+  /** What this replica holds in memory, by kind: the soak follows these beside the heap. */
+  function sizes(): Record<string, number> {
+    const kb = (chs: Iterable<Channel>): number => { let b = 0; for (const ch of chs) b += ch.buffered; return Math.round(b / 1024) }
+    return {
+      pending: state.pending.size, early: state.early.length, results: state.results.byId.size, resultsKB: Math.round(state.results.bytes / 1024),
+      unpersisted: state.unpersisted.size, checkpoints: state.checkpoints.size, viewChanges: state.viewChanges.size,
+      waitingClients: clients.size, inbound: inbound.size, outboundKB: kb(outbound.values()), inboundKB: kb(inbound),
+      deferredHeads: deferred.size, ...o.app.sizes?.(state.app),
+    }
   }
 
   const listener: Listener = await listen({
@@ -379,6 +395,7 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
       height: state.tip.height, view: state.view, mode: state.mode, dropped: state.counters.dropped, badSignatures: state.counters.badSignature,
       rejectedConnections: counters.rejectedConnections, garbageFrames: counters.garbageFrames, viewChanges: state.counters.viewChanges,
       fetchedBlocks: state.counters.fetchedBlocks, treeHeads: heads.size,
+      sizes: sizes(),
     }),
     treeHeads: () => heads,
     connectedPeers: () => outbound.size,

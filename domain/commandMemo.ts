@@ -61,6 +61,11 @@ export class CommandMemo {
     return this.#entries.size
   }
 
+  /** Bytes of the commands held (the budget bytesMax counts). */
+  get bytes(): number {
+    return this.#bytes
+  }
+
   /** Whether one more command would be kept (after dropping stale entries). */
   hasRoom(): boolean {
     this.#dropStale()

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { getHeapSpaceStatistics } from 'node:v8'
 import { nativeCrypto } from '../domain/crypto/native.ts'
 import { fromBase64url, toBase64url } from '../domain/encoding.ts'
 import { decodeGenesis, verifyGenesis } from '../domain/genesis.ts'
@@ -76,7 +77,10 @@ export async function main(args: string[]): Promise<number> {
   process.stdout.write(JSON.stringify({ ready: true, index: cfg.index, port: node.port, height: node.stats().height }) + '\n')
   const statsTimer = setInterval(() => {
     const m = process.memoryUsage()
-    const memory = { rssMB: Math.round(m.rss / 2 ** 20), heapMB: Math.round(m.heapUsed / 2 ** 20), heapTotalMB: Math.round(m.heapTotal / 2 ** 20), externalMB: Math.round(m.external / 2 ** 20), arrayBuffersMB: Math.round(m.arrayBuffers / 2 ** 20) }
+    const mb = (b: number): number => Math.round(b / 2 ** 20)
+    // committed size of each V8 space: which one holds a heap total far above heap used
+    const spacesMB = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), mb(s.space_size)]))
+    const memory = { rssMB: mb(m.rss), heapMB: mb(m.heapUsed), heapTotalMB: mb(m.heapTotal), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers), spacesMB }
     process.stdout.write(JSON.stringify({ stats: { ...node.stats(), memory } }) + '\n')
   }, 1000)
   await new Promise<void>((res) => {

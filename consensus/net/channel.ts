@@ -29,6 +29,8 @@ export type Channel = {
   readonly peer: PeerIdentity
   readonly group: string // the negotiated TLS key-exchange group
   send(tag: FrameTag, payload: Uint8Array): void
+  /** Bytes written and not yet handed to the kernel (a slow or stalled peer's backlog). */
+  readonly buffered: number
   close(): void
   onFrame(handler: (tag: number, payload: Uint8Array) => void): void
   onClose(handler: () => void): void
@@ -123,6 +125,7 @@ function makeChannel(socket: tls.TLSSocket, reader: FrameReader, peer: PeerIdent
       }
       socket.write(frame(tag, payload))
     },
+    get buffered() { return socket.writableLength },
     close: () => socket.destroy(),
     onFrame(h) {
       frameHandlers.push(h)

@@ -42,15 +42,18 @@ function checkThreads(records: readonly MessageRecord[], orders: Record<string, 
   return out
 }
 
+export type Point = { readonly at: number; readonly mb: number }
+
+const meanMb = (xs: readonly Point[]): number => xs.reduce((a, p) => a + p.mb, 0) / Math.max(1, xs.length)
+
 /** Least-squares slope in MB per minute. */
-function slope(samples: readonly { at: number; rssMb: number }[]): number {
-  const n = samples.length
-  const t0 = samples[0]?.at ?? 0
-  const xs = samples.map((s) => (s.at - t0) / 60_000)
-  const mx = xs.reduce((a, b) => a + b, 0) / Math.max(1, n)
-  const my = samples.reduce((a, s) => a + s.rssMb, 0) / Math.max(1, n)
+function slope(points: readonly Point[]): number {
+  const t0 = points[0]?.at ?? 0
+  const xs = points.map((p) => (p.at - t0) / 60_000)
+  const mx = xs.reduce((a, b) => a + b, 0) / Math.max(1, points.length)
+  const my = meanMb(points)
   let num = 0, den = 0
-  samples.forEach((s, i) => { num += (xs[i]! - mx) * (s.rssMb - my); den += (xs[i]! - mx) ** 2 })
+  points.forEach((p, i) => { num += (xs[i]! - mx) * (p.mb - my); den += (xs[i]! - mx) ** 2 })
   return den === 0 ? 0 : num / den
 }
 
@@ -59,12 +62,27 @@ function slope(samples: readonly { at: number; rssMb: number }[]): number {
  * caches fill for minutes (results 3 min, command ids ≈ 11 min) and then stay level, so a
  * bounded process shows a last-third slope near zero while its whole-run slope is positive.
  */
-export function growth(samples: readonly { at: number; rssMb: number }[]): { firstMb: number; lastMb: number; slopeMbPerMin: number; lastThirdSlopeMbPerMin: number } {
-  const n = samples.length
+export function growth(points: readonly Point[]): { firstMb: number; lastMb: number; slopeMbPerMin: number; lastThirdSlopeMbPerMin: number } {
+  const n = points.length
   const third = Math.max(1, Math.floor(n / 3))
-  const mean = (xs: readonly { rssMb: number }[]) => xs.reduce((a, s) => a + s.rssMb, 0) / Math.max(1, xs.length)
-  const last = samples.slice(n - third)
-  return { firstMb: mean(samples.slice(0, third)), lastMb: mean(last), slopeMbPerMin: slope(samples), lastThirdSlopeMbPerMin: slope(last) }
+  const last = points.slice(n - third)
+  return { firstMb: meanMb(points.slice(0, third)), lastMb: meanMb(last), slopeMbPerMin: slope(points), lastThirdSlopeMbPerMin: slope(last) }
+}
+
+/**
+ * The heap's floor: the lowest heap-used reading of each minute. Heap used saws up and down
+ * with garbage; its lows follow what stays live, so a flat floor under a rising RSS points
+ * at the heap's reserve or the allocator, not at data kept.
+ */
+export function heapFloor(samples: readonly { at: number; heapUsedMb?: number }[]): Point[] {
+  const byMinute = new Map<number, Point>()
+  for (const s of samples) {
+    if (s.heapUsedMb === undefined) continue
+    const m = Math.floor(s.at / 60_000)
+    const low = byMinute.get(m)
+    if (low === undefined || s.heapUsedMb < low.mb) byMinute.set(m, { at: s.at, mb: s.heapUsedMb })
+  }
+  return [...byMinute.values()]
 }
 
 /**
@@ -135,11 +153,21 @@ export async function main(args: string[]): Promise<number> {
   const growing: string[] = []
   let judged = 0
   for (const [name, list] of h.sampler.samples) {
-    const g = growth(list.filter((s) => s.at >= figures.from && s.at <= figures.to))
+    const run = list.filter((s) => s.at >= figures.from && s.at <= figures.to)
+    const g = growth(run.map((s) => ({ at: s.at, mb: s.rssMb })))
     const v = memoryVerdict(name, g, minutes, `replica ${killIndex}`)
     if (v.kind !== 'not judged') judged++
     if (v.kind === 'still growing') growing.push(name)
-    mem.push({ process: name, 'first third MB': g.firstMb, 'last third MB': g.lastMb, 'slope MB/min': g.slopeMbPerMin, 'last-third slope MB/min': g.lastThirdSlopeMbPerMin, memory: v.text })
+    const floor = heapFloor(run)
+    const heap = floor.length < 3 ? null : growth(floor)
+    const totals = run.flatMap((s) => (s.heapTotalMb === undefined ? [] : [s.heapTotalMb]))
+    mem.push({
+      process: name, 'first third MB': g.firstMb, 'last third MB': g.lastMb, 'slope MB/min': g.slopeMbPerMin, 'last-third slope MB/min': g.lastThirdSlopeMbPerMin,
+      'heap floor first/last third MB': heap === null ? '—' : `${heap.firstMb.toFixed(0)} / ${heap.lastMb.toFixed(0)}`,
+      'heap floor last-third slope MB/min': heap === null ? '—' : heap.lastThirdSlopeMbPerMin,
+      'heap total max MB': totals.length === 0 ? '—' : Math.max(...totals),
+      memory: v.text,
+    })
   }
   printTable(mem)
   const bad = verdicts.reduce((a, v) => a + v.missing + v.duplicates + v.outOfOrder + v.differentOrder, 0)
@@ -158,17 +186,21 @@ export async function main(args: string[]): Promise<number> {
   const palette = ['#2563eb', '#dc2626', '#f59e0b', '#7c3aed', '#059669', '#0891b2', '#db2777', '#4b5563']
   // The load generator holds every pre-encrypted message (GBs): it would flatten the
   // system's own processes in one chart, so it is left to the table.
-  const rssSeries: Series[] = [...h.sampler.samples.entries()].filter(([name]) => name !== 'loadgen').map(([name, list], k) => ({ name, color: palette[k % palette.length]!, points: list.filter((s) => s.at >= t0 - 5000).map((s) => [(s.at - t0) / 60_000, s.rssMb] as [number, number]).filter((p) => p[0] >= 0) }))
+  const names = [...h.sampler.samples.keys()]
+  const colorOf = (name: string): string => palette[names.indexOf(name) % palette.length]!
+  const rssSeries: Series[] = [...h.sampler.samples.entries()].filter(([name]) => name !== 'loadgen').map(([name, list]) => ({ name, color: colorOf(name), points: list.filter((s) => s.at >= t0 - 5000).map((s) => [(s.at - t0) / 60_000, s.rssMb] as [number, number]).filter((p) => p[0] >= 0) }))
+  const heapSeries: Series[] = [...h.sampler.samples.entries()].filter(([, list]) => list.some((s) => s.heapUsedMb !== undefined)).map(([name, list]) => ({ name, color: colorOf(name), points: heapFloor(list.filter((s) => s.at >= t0)).map((p) => [(p.at - t0) / 60_000, p.mb] as [number, number]) }))
   const stamp = started.toISOString().replace(/[:.]/g, '-')
   mkdirSync(join(repoRoot, 'bench-results'), { recursive: true }) // a fresh clone has none (a 30-min soak lost its JSON and HTML to ENOENT)
   const htmlPath = join(repoRoot, 'bench-results', `soak-${stamp}.html`)
   const jsonPath = join(repoRoot, 'bench-results', `soak-${stamp}.json`)
-  writeFileSync(jsonPath, `${JSON.stringify({ name: 'soak', finishedAt: new Date().toISOString(), environment: environment(), options: { minutes, rate, users, killIndex }, notes, figures, verdicts, memory: mem }, null, 2)}\n`)
+  writeFileSync(jsonPath, `${JSON.stringify({ name: 'soak', finishedAt: new Date().toISOString(), environment: environment(), options: { minutes, rate, users, killIndex }, notes, figures, verdicts, memory: mem, samples: Object.fromEntries(h.sampler.samples) }, null, 2)}\n`)
   writeFileSync(htmlPath, page('Zixt soak', `<h1>Zixt soak: ${minutes} min at ${rate} msg/s, replica ${killIndex} killed and restarted</h1>
 <p class="muted">${started.toISOString()} · load average ${JSON.stringify(environment()['loadavg'])}</p><ul>${notes.map((n) => `<li>${n}</li>`).join('')}
 <li>sent ${figures.sent}, accepted ${figures.accepted} (errors: ${errors}); latency p50 ${figures.latency.p50.toFixed(0)} ms, p99 ${figures.latency.p99.toFixed(0)} ms</li></ul>
 <div class="charts"><div class="box">${lineChart({ title: 'Deliveries per second (message × member)', xLabel: 's since start', yLabel: 'deliveries/s', series: [{ name: 'delivered', color: COLORS.zixt, points: secs.map((s) => [s, perSecond.get(s)!]) }] })}</div>
-<div class="box">${lineChart({ title: 'RSS per process (load generator in the table)', xLabel: 'minutes', yLabel: 'MB', series: rssSeries })}</div></div>
+<div class="box">${lineChart({ title: 'RSS per process (load generator in the table)', xLabel: 'minutes', yLabel: 'MB', series: rssSeries })}</div>
+<div class="box">${lineChart({ title: 'V8 heap used, lowest of each minute (live data)', xLabel: 'minutes', yLabel: 'MB', series: heapSeries })}</div></div>
 <h2>Per thread</h2>${table(verdicts as never)}<h2>Memory</h2>${table(mem as never)}`))
   log(`results: ${jsonPath}\nreport: ${htmlPath}`)
   return bad === 0 && growing.length === 0 ? 0 : 1

@@ -11,6 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { getHeapSpaceStatistics } from 'node:v8'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
@@ -21,7 +22,7 @@ import type { CommandResult } from '../../../ingest/bus/types.ts'
 import { ApiClient } from '../../../web/client/core/api/client.ts'
 import { dropDatabase } from '../../../projections/db.ts'
 import { startSystem, type RunningSystem } from '../../start.ts'
-import { pidsNamed, ProcSampler } from './procstat.ts'
+import { pidsNamed, ProcSampler, type HeapReading } from './procstat.ts'
 import type { FromLoadgen, ToLoadgen } from './protocol.ts'
 
 export const now = (): number => performance.timeOrigin + performance.now()
@@ -157,7 +158,21 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
     loadgen: lg.child.pid,
     'replica 0': sys.cluster.pid(0), 'replica 1': sys.cluster.pid(1), 'replica 2': sys.cluster.pid(2), 'replica 3': sys.cluster.pid(3),
     ...dbPids,
-  }))
+  }), {
+    heaps: () => {
+      const mine = process.memoryUsage()
+      const detail = Object.fromEntries(getHeapSpaceStatistics().map((s) => [`${s.space_name.replace(/_space$/, '')}MB`, Math.round(s.space_size / 2 ** 20)]))
+      const out: Record<string, HeapReading | undefined> = { 'web+ingest+projections': { usedMb: mine.heapUsed / 2 ** 20, totalMb: mine.heapTotal / 2 ** 20, externalMb: mine.external / 2 ** 20, detail } }
+      for (let i = 0; i < 4; i++) {
+        const st = sys.cluster.stats(i) // reported each second by the replica (a killed one's last report is skipped with its pid)
+        const m = st?.memory
+        // V8's spaces and the replica's own collections, to tell which one grew
+        const detail = { ...Object.fromEntries(Object.entries(m?.spacesMB ?? {}).map(([k, v]) => [`${k}MB`, v])), ...st?.sizes }
+        if (m !== undefined) out[`replica ${i}`] = { usedMb: m.heapMB, totalMb: m.heapTotalMB, externalMb: m.externalMB, detail }
+      }
+      return out
+    },
+  })
   sampler.start(o.sampleMs ?? 1000)
   return {
     sys, relay, lg, sampler, stages, published, lookups, tag,

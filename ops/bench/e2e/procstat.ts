@@ -5,7 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 
 const TICKS_PER_S = 100 // USER_HZ on Linux
 
-export type ProcSample = { readonly at: number; readonly cpuS: number; readonly rssMb: number }
+export type ProcSample = { readonly at: number; readonly cpuS: number; readonly rssMb: number; readonly heapUsedMb?: number; readonly heapTotalMb?: number; readonly externalMb?: number; readonly detail?: Readonly<Record<string, number>> }
+
+/** V8 heap figures of a Node process, where it reports them (its own process, a replica's stats line). */
+export type HeapReading = { readonly usedMb: number; readonly totalMb: number; readonly externalMb: number; readonly detail?: Readonly<Record<string, number>> }
 
 export function readProc(pid: number): { cpuS: number; rssMb: number } | null {
   try {
@@ -35,21 +38,25 @@ export function pidsNamed(name: string): number[] {
 export class ProcSampler {
   readonly samples = new Map<string, ProcSample[]>()
   readonly #pids: () => Record<string, number | undefined>
+  readonly #heaps: () => Record<string, HeapReading | undefined>
   #timer: NodeJS.Timeout | null = null
   readonly #maxSamples: number
-  constructor(pids: () => Record<string, number | undefined>, o: { maxSamples?: number } = {}) {
+  constructor(pids: () => Record<string, number | undefined>, o: { maxSamples?: number; heaps?: () => Record<string, HeapReading | undefined> } = {}) {
     this.#pids = pids
+    this.#heaps = o.heaps ?? (() => ({}))
     this.#maxSamples = o.maxSamples ?? 20_000
   }
   sample(): void {
     const at = Date.now()
+    const heaps = this.#heaps()
     for (const [name, pid] of Object.entries(this.#pids())) {
       if (pid === undefined) continue
       const r = readProc(pid)
       if (r === null) continue
       let list = this.samples.get(name)
       if (list === undefined) this.samples.set(name, (list = []))
-      if (list.length < this.#maxSamples) list.push({ at, ...r })
+      const heap = heaps[name]
+      if (list.length < this.#maxSamples) list.push(heap === undefined ? { at, ...r } : { at, ...r, heapUsedMb: heap.usedMb, heapTotalMb: heap.totalMb, externalMb: heap.externalMb, detail: heap.detail })
     }
   }
   start(intervalMs: number): void {
