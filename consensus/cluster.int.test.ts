@@ -213,6 +213,7 @@ t.test('replica processes: capped young generation, fixed mmap threshold, memory
   await new Promise((r) => setTimeout(r, 1200)) // a stats line after the commands
   const stats = c.stats(0)!
   t.ok(stats.memory!.spacesMB!['new']! <= 32, `new space within two 16-MB semi-spaces (${stats.memory!.spacesMB!['new']} MB)`)
+  t.ok('liveMB' in stats.memory!, `heap used after the last full collection is reported (${stats.memory!.liveMB} MB, null before the first)`)
   t.ok(stats.sizes['results']! >= 20 && stats.sizes['resultsKB']! > 0, `kept results counted (${stats.sizes['results']}, ${stats.sizes['resultsKB']} KB)`)
   t.equal(stats.sizes['pending'], 0, 'nothing pending once all committed')
   t.ok(stats.sizes['recentCommandIds']! >= 20, 'the app reports its command-id window')

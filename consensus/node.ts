@@ -76,7 +76,7 @@ export type NodeStats = {
   fetchedBlocks: number
   treeHeads: number
   /** Filled in by the process (zixt node), not by the node itself. */
-  memory?: { rssMB: number; heapMB: number; heapTotalMB: number; externalMB: number; arrayBuffersMB: number; spacesMB?: Record<string, number> }
+  memory?: { rssMB: number; heapMB: number; heapTotalMB: number; externalMB: number; arrayBuffersMB: number; spacesMB?: Record<string, number>; liveMB?: number | null }
   /** Entries (or KB) of what the replica and its app keep in memory, by kind. */
   sizes: Record<string, number>
 }

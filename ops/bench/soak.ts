@@ -161,11 +161,14 @@ export async function main(args: string[]): Promise<number> {
     const floor = heapFloor(run)
     const heap = floor.length < 3 ? null : growth(floor)
     const totals = run.flatMap((s) => (s.heapTotalMb === undefined ? [] : [s.heapTotalMb]))
+    const lives = run.flatMap((s) => (s.liveMb === undefined ? [] : [{ at: s.at, mb: s.liveMb }]))
+    const live = lives.length < 3 ? null : growth(lives)
     mem.push({
       process: name, 'first third MB': g.firstMb, 'last third MB': g.lastMb, 'slope MB/min': g.slopeMbPerMin, 'last-third slope MB/min': g.lastThirdSlopeMbPerMin,
       'heap floor first/last third MB': heap === null ? '—' : `${heap.firstMb.toFixed(0)} / ${heap.lastMb.toFixed(0)}`,
       'heap floor last-third slope MB/min': heap === null ? '—' : heap.lastThirdSlopeMbPerMin,
       'heap total max MB': totals.length === 0 ? '—' : Math.max(...totals),
+      'live after full GC first/last third MB': live === null ? '—' : `${live.firstMb.toFixed(0)} / ${live.lastMb.toFixed(0)}`,
       memory: v.text,
     })
   }

@@ -11,6 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -153,6 +154,12 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
   const lg = startLoadgen(o.log)
   await lg.hello
   const dbPids = { mariadbd: pidsNamed('mariadbd')[0], 'redis-server': pidsNamed('redis-server')[0] }
+  // this process's heap used after its last full collection (the replicas report theirs)
+  let ownLiveMb: number | null = null
+  const gcObserver = new PerformanceObserver((list) => {
+    if (list.getEntries().some((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR)) ownLiveMb = process.memoryUsage().heapUsed / 2 ** 20
+  })
+  gcObserver.observe({ entryTypes: ['gc'] })
   const sampler = new ProcSampler(() => ({
     'web+ingest+projections': process.pid,
     loadgen: lg.child.pid,
@@ -162,13 +169,13 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
     heaps: () => {
       const mine = process.memoryUsage()
       const detail = Object.fromEntries(getHeapSpaceStatistics().map((s) => [`${s.space_name.replace(/_space$/, '')}MB`, Math.round(s.space_size / 2 ** 20)]))
-      const out: Record<string, HeapReading | undefined> = { 'web+ingest+projections': { usedMb: mine.heapUsed / 2 ** 20, totalMb: mine.heapTotal / 2 ** 20, externalMb: mine.external / 2 ** 20, detail } }
+      const out: Record<string, HeapReading | undefined> = { 'web+ingest+projections': { usedMb: mine.heapUsed / 2 ** 20, totalMb: mine.heapTotal / 2 ** 20, externalMb: mine.external / 2 ** 20, liveMb: ownLiveMb, detail } }
       for (let i = 0; i < 4; i++) {
         const st = sys.cluster.stats(i) // reported each second by the replica (a killed one's last report is skipped with its pid)
         const m = st?.memory
         // V8's spaces and the replica's own collections, to tell which one grew
         const detail = { ...Object.fromEntries(Object.entries(m?.spacesMB ?? {}).map(([k, v]) => [`${k}MB`, v])), ...st?.sizes }
-        if (m !== undefined) out[`replica ${i}`] = { usedMb: m.heapMB, totalMb: m.heapTotalMB, externalMb: m.externalMB, detail }
+        if (m !== undefined) out[`replica ${i}`] = { usedMb: m.heapMB, totalMb: m.heapTotalMB, externalMb: m.externalMB, liveMb: m.liveMB ?? null, detail }
       }
       return out
     },
@@ -178,6 +185,7 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
     sys, relay, lg, sampler, stages, published, lookups, tag,
     async stop() {
       sampler.stop()
+      gcObserver.disconnect()
       lg.child.send({ type: 'exit' } satisfies ToLoadgen)
       await new Promise((r) => setTimeout(r, 300))
       if (lg.child.exitCode === null) lg.child.kill('SIGKILL')

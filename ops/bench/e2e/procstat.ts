@@ -5,10 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 
 const TICKS_PER_S = 100 // USER_HZ on Linux
 
-export type ProcSample = { readonly at: number; readonly cpuS: number; readonly rssMb: number; readonly heapUsedMb?: number; readonly heapTotalMb?: number; readonly externalMb?: number; readonly detail?: Readonly<Record<string, number>> }
+export type ProcSample = { readonly at: number; readonly cpuS: number; readonly rssMb: number; readonly heapUsedMb?: number; readonly heapTotalMb?: number; readonly externalMb?: number; readonly liveMb?: number; readonly detail?: Readonly<Record<string, number>> }
 
 /** V8 heap figures of a Node process, where it reports them (its own process, a replica's stats line). */
-export type HeapReading = { readonly usedMb: number; readonly totalMb: number; readonly externalMb: number; readonly detail?: Readonly<Record<string, number>> }
+export type HeapReading = { readonly usedMb: number; readonly totalMb: number; readonly externalMb: number; readonly liveMb?: number | null; readonly detail?: Readonly<Record<string, number>> }
 
 export function readProc(pid: number): { cpuS: number; rssMb: number } | null {
   try {
@@ -56,7 +56,7 @@ export class ProcSampler {
       let list = this.samples.get(name)
       if (list === undefined) this.samples.set(name, (list = []))
       const heap = heaps[name]
-      if (list.length < this.#maxSamples) list.push(heap === undefined ? { at, ...r } : { at, ...r, heapUsedMb: heap.usedMb, heapTotalMb: heap.totalMb, externalMb: heap.externalMb, detail: heap.detail })
+      if (list.length < this.#maxSamples) list.push(heap === undefined ? { at, ...r } : { at, ...r, heapUsedMb: heap.usedMb, heapTotalMb: heap.totalMb, externalMb: heap.externalMb, ...(heap.liveMb == null ? {} : { liveMb: heap.liveMb }), detail: heap.detail })
     }
   }
   start(intervalMs: number): void {
