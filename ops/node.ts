@@ -2,8 +2,6 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks'
-import { getHeapSpaceStatistics } from 'node:v8'
 import { nativeCrypto } from '../domain/crypto/native.ts'
 import { fromBase64url, toBase64url } from '../domain/encoding.ts'
 import { decodeGenesis, verifyGenesis } from '../domain/genesis.ts'
@@ -13,6 +11,7 @@ import { keyTrackingApp, ledgerProtocolKeys, OwnOperationalKeys, ReplicaKeyBook 
 import { startKeyRotation, writeKeysFile, type KeysFile } from '../consensus/keyRotation.ts'
 import { ledgerApp, recoverLedger } from '../consensus/ledgerApp.ts'
 import { startReplicaNode } from '../consensus/node.ts'
+import { heapSpacesMB, trackLiveHeap } from './memory.ts'
 import { staticPeers } from '../consensus/net/peers.ts'
 
 export async function main(args: string[]): Promise<number> {
@@ -77,19 +76,11 @@ export async function main(args: string[]): Promise<number> {
   for (let waited = 0; node.connectedPeers() < genesis.replicas.length - 1 && waited < 3000; waited += 50) await new Promise((r) => setTimeout(r, 50))
   process.stdout.write(JSON.stringify({ ready: true, index: cfg.index, port: node.port, height: node.stats().height }) + '\n')
   const mb = (b: number): number => Math.round(b / 2 ** 20)
-  // Heap used just after the last full (mark-compact) collection: what is really alive. Heap
-  // used between collections saws up with old garbage for minutes and tells a leak from a
-  // collection not yet due only over hours.
-  let liveMB: number | null = null
-  const gcObserver = new PerformanceObserver((list) => {
-    if (list.getEntries().some((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR)) liveMB = mb(process.memoryUsage().heapUsed)
-  })
-  gcObserver.observe({ entryTypes: ['gc'] })
+  const live = trackLiveHeap()
   const statsTimer = setInterval(() => {
     const m = process.memoryUsage()
-    // committed size of each V8 space: which one holds a heap total far above heap used
-    const spacesMB = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), mb(s.space_size)]))
-    const memory = { rssMB: mb(m.rss), heapMB: mb(m.heapUsed), heapTotalMB: mb(m.heapTotal), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers), spacesMB, liveMB }
+    const liveMB = live.mb === null ? null : Math.round(live.mb)
+    const memory = { rssMB: mb(m.rss), heapMB: mb(m.heapUsed), heapTotalMB: mb(m.heapTotal), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers), spacesMB: heapSpacesMB(), liveMB }
     process.stdout.write(JSON.stringify({ stats: { ...node.stats(), memory } }) + '\n')
   }, 1000)
   await new Promise<void>((res) => {
@@ -97,7 +88,7 @@ export async function main(args: string[]): Promise<number> {
     process.once('SIGINT', res)
   })
   clearInterval(statsTimer)
-  gcObserver.disconnect()
+  live.stop()
   rotation.close()
   await node.close()
   return 0

@@ -71,8 +71,9 @@ export function growth(points: readonly Point[]): { firstMb: number; lastMb: num
 
 /**
  * The heap's floor: the lowest heap-used reading of each minute. Heap used saws up and down
- * with garbage; its lows follow what stays live, so a flat floor under a rising RSS points
- * at the heap's reserve or the allocator, not at data kept.
+ * with young garbage; its lows follow what stays live plus old garbage not yet collected
+ * (that part rises until the next full collection), so a flat floor under a rising RSS
+ * points at the heap's reserve or the allocator, not at data kept.
  */
 export function heapFloor(samples: readonly { at: number; heapUsedMb?: number }[]): Point[] {
   const byMinute = new Map<number, Point>()
@@ -203,7 +204,7 @@ export async function main(args: string[]): Promise<number> {
 <li>sent ${figures.sent}, accepted ${figures.accepted} (errors: ${errors}); latency p50 ${figures.latency.p50.toFixed(0)} ms, p99 ${figures.latency.p99.toFixed(0)} ms</li></ul>
 <div class="charts"><div class="box">${lineChart({ title: 'Deliveries per second (message × member)', xLabel: 's since start', yLabel: 'deliveries/s', series: [{ name: 'delivered', color: COLORS.zixt, points: secs.map((s) => [s, perSecond.get(s)!]) }] })}</div>
 <div class="box">${lineChart({ title: 'RSS per process (load generator in the table)', xLabel: 'minutes', yLabel: 'MB', series: rssSeries })}</div>
-<div class="box">${lineChart({ title: 'V8 heap used, lowest of each minute (live data)', xLabel: 'minutes', yLabel: 'MB', series: heapSeries })}</div></div>
+<div class="box">${lineChart({ title: 'V8 heap used, lowest of each minute', xLabel: 'minutes', yLabel: 'MB', series: heapSeries })}</div></div>
 <h2>Per thread</h2>${table(verdicts as never)}<h2>Memory</h2>${table(mem as never)}`))
   log(`results: ${jsonPath}\nreport: ${htmlPath}`)
   return bad === 0 && growing.length === 0 ? 0 : 1

@@ -11,8 +11,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks'
-import { getHeapSpaceStatistics } from 'node:v8'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
@@ -22,6 +20,7 @@ import type { RelayBus } from '../../../ingest/bus/relay.ts'
 import type { CommandResult } from '../../../ingest/bus/types.ts'
 import { ApiClient } from '../../../web/client/core/api/client.ts'
 import { dropDatabase } from '../../../projections/db.ts'
+import { heapSpacesMB, trackLiveHeap } from '../../memory.ts'
 import { startSystem, type RunningSystem } from '../../start.ts'
 import { pidsNamed, ProcSampler, type HeapReading } from './procstat.ts'
 import type { FromLoadgen, ToLoadgen } from './protocol.ts'
@@ -154,12 +153,7 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
   const lg = startLoadgen(o.log)
   await lg.hello
   const dbPids = { mariadbd: pidsNamed('mariadbd')[0], 'redis-server': pidsNamed('redis-server')[0] }
-  // this process's heap used after its last full collection (the replicas report theirs)
-  let ownLiveMb: number | null = null
-  const gcObserver = new PerformanceObserver((list) => {
-    if (list.getEntries().some((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR)) ownLiveMb = process.memoryUsage().heapUsed / 2 ** 20
-  })
-  gcObserver.observe({ entryTypes: ['gc'] })
+  const ownLive = trackLiveHeap() // this process's; the replicas report theirs
   const sampler = new ProcSampler(() => ({
     'web+ingest+projections': process.pid,
     loadgen: lg.child.pid,
@@ -168,8 +162,8 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
   }), {
     heaps: () => {
       const mine = process.memoryUsage()
-      const detail = Object.fromEntries(getHeapSpaceStatistics().map((s) => [`${s.space_name.replace(/_space$/, '')}MB`, Math.round(s.space_size / 2 ** 20)]))
-      const out: Record<string, HeapReading | undefined> = { 'web+ingest+projections': { usedMb: mine.heapUsed / 2 ** 20, totalMb: mine.heapTotal / 2 ** 20, externalMb: mine.external / 2 ** 20, liveMb: ownLiveMb, detail } }
+      const detail = Object.fromEntries(Object.entries(heapSpacesMB()).map(([k, v]) => [`${k}MB`, v]))
+      const out: Record<string, HeapReading | undefined> = { 'web+ingest+projections': { usedMb: mine.heapUsed / 2 ** 20, totalMb: mine.heapTotal / 2 ** 20, externalMb: mine.external / 2 ** 20, liveMb: ownLive.mb, detail } }
       for (let i = 0; i < 4; i++) {
         const st = sys.cluster.stats(i) // reported each second by the replica (a killed one's last report is skipped with its pid)
         const m = st?.memory
@@ -185,7 +179,7 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
     sys, relay, lg, sampler, stages, published, lookups, tag,
     async stop() {
       sampler.stop()
-      gcObserver.disconnect()
+      ownLive.stop()
       lg.child.send({ type: 'exit' } satisfies ToLoadgen)
       await new Promise((r) => setTimeout(r, 300))
       if (lg.child.exitCode === null) lg.child.kill('SIGKILL')
