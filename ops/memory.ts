@@ -6,7 +6,8 @@
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { getHeapSpaceStatistics } from 'node:v8'
 
-const mb = (bytes: number): number => Math.round(bytes / 2 ** 20)
+/** Bytes as whole MB (2^20). */
+export const mb = (bytes: number): number => Math.round(bytes / 2 ** 20)
 
 /** MB committed per V8 space (new, old, code, large_object, …). */
 export function heapSpacesMB(): Record<string, number> {

@@ -11,7 +11,7 @@ import { keyTrackingApp, ledgerProtocolKeys, OwnOperationalKeys, ReplicaKeyBook 
 import { startKeyRotation, writeKeysFile, type KeysFile } from '../consensus/keyRotation.ts'
 import { ledgerApp, recoverLedger } from '../consensus/ledgerApp.ts'
 import { startReplicaNode } from '../consensus/node.ts'
-import { heapSpacesMB, trackLiveHeap } from './memory.ts'
+import { heapSpacesMB, mb, trackLiveHeap } from './memory.ts'
 import { staticPeers } from '../consensus/net/peers.ts'
 
 export async function main(args: string[]): Promise<number> {
@@ -75,7 +75,6 @@ export async function main(args: string[]): Promise<number> {
   // the first commands do not race the mesh coming up.
   for (let waited = 0; node.connectedPeers() < genesis.replicas.length - 1 && waited < 3000; waited += 50) await new Promise((r) => setTimeout(r, 50))
   process.stdout.write(JSON.stringify({ ready: true, index: cfg.index, port: node.port, height: node.stats().height }) + '\n')
-  const mb = (b: number): number => Math.round(b / 2 ** 20)
   const live = trackLiveHeap()
   const statsTimer = setInterval(() => {
     const m = process.memoryUsage()
