@@ -93,7 +93,8 @@ export type ReplicaState<S> = {
   speculation: { readonly view: number; readonly batch: readonly Uint8Array[]; readonly ids: readonly string[]; readonly exec: Execution<S> } | null
   persistedHeight: number
   fetching: { peer: number; at: number; target: number; probe: boolean } | null
-  probedAt: number // the height at which we last probed a peer for newer blocks (on start, before suspecting the primary; −2: never)
+  probedAt: number // the height at which we last probed a peer for newer blocks (−2: never, so on start)
+  probedFor: number | null // the deadline before which we probed (once per deadline)
   lagHints: Map<number, number> // replica → highest height it showed it is working on
   certified: number // highest height we hold a commit proof for (view change, new view)
   resend: { at: number; messages: Uint8Array[] } // our messages for the block in flight, re-sent while it stalls
@@ -117,7 +118,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedAt: -2, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, lastCommit: null, tipVerified: new Map(),
+    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedAt: -2, probedFor: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, lastCommit: null, tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -676,12 +677,15 @@ function onTick<S>(c: Ctx<S>): void {
     return probe(c)
   }
   if (s.deadline === null || s.fetching !== null) return
-  if (s.mode === 'normal' && s.slot === null && s.probedAt !== s.tip.height && c.now >= s.deadline - probeMs) {
+  if (s.slot === null && s.probedFor !== s.deadline && c.now >= s.deadline - probeMs) {
     // Nothing to prepare at the next height: we may just be behind a cluster that went quiet
-    // (a replica that caught up to one block short of an idle cluster sees no message that
-    // would tell it, and would suspect a correct primary alone, view after view). Half a
-    // timeout before suspecting, once per height, ask the primary for newer blocks; its
-    // answer (or silence) comes by the deadline, so a faulty primary costs no extra time.
+    // (a replica that caught up to one block short of an idle cluster, or one whose peers
+    // committed the commands it holds before they had redialled it after a restart, sees no
+    // message that would tell it, and would suspect a correct primary alone, view after
+    // view). Half a timeout before each deadline, ask the primary of our view (another one
+    // each view-change attempt) for newer blocks; its answer (or silence) comes by the
+    // deadline, so a faulty primary costs no extra time.
+    s.probedFor = s.deadline
     return probe(c)
   }
   if (c.now < s.deadline) return
@@ -897,6 +901,31 @@ function maybeFetch<S>(c: Ctx<S>): void {
   requestBlocks(c, peer)
 }
 
+/**
+ * After blocks came by state transfer: a pending command they do not hold may have been
+ * rejected while we were not listening (a rejection is ordered by a pre-prepare, and a block
+ * keeps only what committed), and the primary, which has answered it, never proposes it again:
+ * kept, it would make us suspect a correct primary, alone, view after view. Our state now
+ * tells: what it rejects is dropped; what would commit stays pending, and its deadline still
+ * catches a primary that withholds it. (At worst a command our state rejects only for now is
+ * not watched by this replica; the other backups still watch it.)
+ */
+function dropRejectedPending<S>(c: Ctx<S>): void {
+  const { s } = c
+  if (s.pending.size === 0) return
+  const batch = [...s.pending.values()].slice(0, s.config.batchCommandsMax)
+  let exec: Execution<S>
+  try {
+    exec = c.env.app.execute(s.app, batch, { height: s.tip.height + 1, headerView: s.view, time: Math.max(c.now, s.tip.time), proposer: s.id, prevBlockHash: s.tip.hash })
+  } catch {
+    return
+  }
+  let dropped = 0
+  for (const r of exec.results) if (r.result.kind === 'rejected' && s.pending.delete(r.commandId)) dropped++
+  if (dropped > 0) c.fx.push({ kind: 'log', level: 'info', message: `state transfer: ${dropped} pending commands our state now rejects dropped` })
+  if (s.pending.size === 0 && s.mode === 'normal') s.deadline = null
+}
+
 /** Asks the primary (or, being it, the next replica) for blocks above our tip; at most once per height. */
 function probe<S>(c: Ctx<S>): void {
   const { s } = c
@@ -939,6 +968,7 @@ function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agr
   for (const [r, h] of s.lagHints) if (h <= s.tip.height) s.lagHints.delete(r)
   if (applied > 0) maybeFetch(c)
   if (wasProbe && applied > 0 && s.fetching === null) requestBlocks(c, from, true) // a probe that brought blocks asks for more
+  if (applied > 0) dropRejectedPending(c)
   const r = s.reproposal
   if (r !== null && r.body.type === 'prePrepare' && !transferring(s)) {
     s.reproposal = null

@@ -1,6 +1,7 @@
 // TLS channels on 127.0.0.1: hybrid post-quantum key exchange, mutual authentication by
 // genesis keys through channel binding, framing limits.
 import t from 'tap'
+import { createServer, type Socket } from 'node:net'
 import { nativeCrypto } from '../../domain/crypto/native.ts'
 import { dial, listen, type Channel, type ChannelKeys, type PeerIdentity } from './channel.ts'
 import { FrameReader, FrameTag, frame } from './frame.ts'
@@ -57,4 +58,16 @@ t.test('replicas and clients authenticate by genesis keys; strangers and imposto
   t.ok(rejected.some((w) => w.includes('unknown client')), 'unknown client logged')
   t.ok(rejected.some((w) => w.includes('does not verify')), 'bad channel binding logged')
   t.equal(accepted.length, 3, 'only the authenticated peers got a channel (two good dials, one whose answer the dialer refused)')
+})
+
+t.test('a peer that accepts and never completes the handshake does not hold the dial', async (t) => {
+  const held: Socket[] = []
+  const mute = createServer((sock) => void held.push(sock)) // accepts, says nothing
+  await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r))
+  t.teardown(() => { for (const s of held) s.destroy(); mute.close() })
+  const port = (mute.address() as { port: number }).port
+  const started = Date.now()
+  await t.rejects(dial({ host: '127.0.0.1', port, keys: keysFor({ role: 'replica', index: 1 }, replicaKeys[1]!.secretKey), frameBytesMax: 1 << 20, expect: { role: 'replica', index: 0 }, handshakeTimeoutMs: 300 }),
+    /no TLS handshake in time/, 'the dial fails with the reason')
+  t.ok(Date.now() - started < 3000, `it fails after its timeout, not never (${Date.now() - started} ms)`)
 })

@@ -212,6 +212,7 @@ export type DialOptions = {
   readonly keys: ChannelKeys
   readonly expect: PeerIdentity // the replica we mean to reach
   readonly frameBytesMax: number
+  readonly handshakeTimeoutMs?: number // default 5 s
 }
 
 export function dial(o: DialOptions): Promise<Channel> {
@@ -222,9 +223,13 @@ export function dial(o: DialOptions): Promise<Channel> {
       rejectUnauthorized: false, // authenticated below by the channel binding, against genesis
     })
     socket.setNoDelay(true)
-    const fail = (e: Error): void => { socket.destroy(); reject(e) }
+    const fail = (e: Error): void => { clearTimeout(handshake); socket.destroy(); reject(e) }
+    // A handshake that never completes (a peer that accepted and then hung) must not hold
+    // the dial, and with it every later redial of this peer, forever.
+    const handshake = setTimeout(() => fail(new Error(`${o.host}:${o.port}: no TLS handshake in time`)), o.handshakeTimeoutMs ?? helloTimeoutMs)
     socket.once('error', fail)
     socket.once('secureConnect', () => {
+      clearTimeout(handshake)
       socket.write(hello(socket, o.keys, 'dialer'))
       const reader = new FrameReader(o.frameBytesMax)
       firstFrame(socket, reader).then(({ first, rest }) => {

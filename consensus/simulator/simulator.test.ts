@@ -33,6 +33,25 @@ t.test('a replica restarted behind a cluster that has gone quiet catches up with
   }
 })
 
+t.test('a restarted replica its peers have not redialled misses what they commit, then catches up from a quiet cluster', async (t) => {
+  // The peers commit every command sent just after the restart before their channels to the
+  // restarted replica are up, then go quiet; it holds those commands (some rejected, which
+  // no block records) as pending. Deaf for less than half a view timeout, it must catch up
+  // without suspecting the correct primary; deaf for longer, it has already changed views
+  // alone, and must still catch up.
+  for (const deafMs of [150, 600]) {
+    for (let seed = 1; seed <= 6; seed++) {
+      const replica = 1 + (seed % 3)
+      const r = simulate({ seed, commands: 20, commandsAfterRestart: 12, crash: { replica, atMs: 150, restartAtMs: 1000, deafMs }, timeLimitMs: 60_000 })
+      const what = `deaf ${deafMs} ms, seed ${seed}`
+      t.same(r.violations, [], `${what}: no safety violation`)
+      t.equal(r.acknowledged, r.submitted, `${what}: every command acknowledged`)
+      t.ok(r.heights.every((h) => h === r.heights[0]), `${what}: replica ${replica} caught up (heights ${r.heights.join(',')}, view ${r.maxView})`)
+      if (deafMs === 150) t.equal(r.viewChanges, 0, `${what}: no view change`)
+    }
+  }
+})
+
 t.test('a replica that stays down (f = 1)', async (t) => {
   for (let seed = 1; seed <= 6; seed++) check(t, { seed, commands: 100, ...lossy, crash: { replica: seed % 4, atMs: 100 } })
 })

@@ -24,7 +24,10 @@ export type SimOptions = {
   readonly corruptRate?: number
   readonly delayMs?: readonly [number, number]
   readonly healAtMs?: number // from then on nothing is dropped or corrupted (eventual delivery)
-  readonly crash?: { readonly replica: number; readonly atMs: number; readonly restartAtMs?: number; readonly wipe?: boolean }
+  // deafMs: after its restart the replica hears nothing from its peers for this long (they
+  // have not redialled it yet), though clients reach it.
+  readonly crash?: { readonly replica: number; readonly atMs: number; readonly restartAtMs?: number; readonly wipe?: boolean; readonly deafMs?: number }
+  readonly commandsAfterRestart?: number // submitted one every submitEveryMs from just after the restart
   readonly byzantine?: { readonly replica: number; readonly behaviour: Behaviour }
   readonly realCrypto?: boolean // ML-DSA-65 signatures instead of keyed hashes
   readonly timeLimitMs?: number
@@ -209,6 +212,8 @@ export function simulate(o: SimOptions): SimResult {
   }
 
   function sendFrom(i: number, to: number, bytes: Uint8Array): void {
+    const cr = o.crash
+    if (cr?.restartAtMs !== undefined && to === cr.replica && now >= cr.restartAtMs && now < cr.restartAtMs + (cr.deafMs ?? 0)) return
     if (byz !== undefined && byz.replica === i) return byzantineSend(i, to, bytes)
     transmit(i, to, bytes)
   }
@@ -312,6 +317,9 @@ export function simulate(o: SimOptions): SimResult {
   // ---- schedule and run ----
   const every = o.submitEveryMs ?? 5
   for (let k = 0; k < o.commands; k++) schedule({ at: 10 + k * every, kind: 'timer', what: 'submit' })
+  const late = o.crash?.restartAtMs === undefined ? 0 : o.commandsAfterRestart ?? 0
+  for (let k = 0; k < late; k++) schedule({ at: o.crash!.restartAtMs! + 20 + k * every, kind: 'timer', what: 'submit' })
+  const total = o.commands + late
   schedule({ at: 0, kind: 'timer', what: 'tick' })
   schedule({ at: 300, kind: 'timer', what: 'retransmit' })
   if (byz !== undefined) schedule({ at: 50, kind: 'timer', what: 'byzantine' })
@@ -331,19 +339,19 @@ export function simulate(o: SimOptions): SimResult {
     else if (e.kind === 'reply') onReply(e.from, e.commandId, e.result)
     else if (e.what === 'tick') {
       for (let i = 0; i < n; i++) deliver(i, { kind: 'tick' })
-      if (acknowledged.size < o.commands || now < (o.crash?.restartAtMs ?? 0) + 2000) schedule({ at: now + 20, kind: 'timer', what: 'tick' })
+      if (acknowledged.size < total || now < (o.crash?.restartAtMs ?? 0) + 2000 + (o.crash?.deafMs ?? 0) + 2 * config.viewTimeoutMs) schedule({ at: now + 20, kind: 'timer', what: 'tick' })
     } else if (e.what === 'submit') submit(submittedCount++)
     else if (e.what === 'retransmit') {
       for (const c of submitted) {
         if (acknowledged.has(c.id)) continue
         for (let j = 0; j < n; j++) schedule({ at: now + dmin + rng.int(dmax - dmin + 1), kind: 'input', to: j, input: { kind: 'request', command: c.bytes } })
       }
-      if (acknowledged.size < o.commands) schedule({ at: now + 300, kind: 'timer', what: 'retransmit' })
+      if (acknowledged.size < total) schedule({ at: now + 300, kind: 'timer', what: 'retransmit' })
     } else if (e.what === 'crash') nodes[o.crash!.replica]!.crashed = true
     else if (e.what === 'restart') restart(o.crash!.replica, o.crash!.wipe === true)
     else if (e.what === 'byzantine') {
       byzantineNoise()
-      if (acknowledged.size < o.commands) schedule({ at: now + 100, kind: 'timer', what: 'byzantine' })
+      if (acknowledged.size < total) schedule({ at: now + 100, kind: 'timer', what: 'byzantine' })
     }
   }
 
