@@ -92,7 +92,7 @@ export type ReplicaState<S> = {
   reproposal: Signed | null // a new view's re-proposal waiting until we caught up
   speculation: { readonly view: number; readonly batch: readonly Uint8Array[]; readonly ids: readonly string[]; readonly exec: Execution<S> } | null
   persistedHeight: number
-  fetching: { peer: number; at: number; target: number; probe: boolean } | null
+  fetching: { peer: number; at: number; target: number; probe: boolean; tries: number } | null
   probedAt: number // the height at which we last probed a peer for newer blocks (−2: never, so on start)
   probedFor: number | null // the deadline before which we probed (once per deadline)
   lagHints: Map<number, number> // replica → highest height it showed it is working on
@@ -321,6 +321,7 @@ function dispatch<S>(c: Ctx<S>, m: Signed): void {
     case 'fetch': {
       const count = Math.min(b.count, c.s.config.fetchBlocksMax)
       if (b.from <= c.s.persistedHeight && count > 0) c.fx.push({ kind: 'readBlocks', to: m.from, from: b.from, count: Math.min(count, c.s.persistedHeight - b.from + 1) })
+      else sign(c, { type: 'blocks', blocks: [], agreedCount: 0 }, m.from) // nothing newer, said: so silence means the request or its answer was lost
       return
     }
     case 'blocks': return onBlocks(c, m.from, b.blocks, b.agreedCount)
@@ -668,9 +669,13 @@ function onTick<S>(c: Ctx<S>): void {
   const probeMs = s.config.viewTimeoutMs / 2
   if (s.fetching !== null && c.now - s.fetching.at > (s.fetching.probe ? probeMs : s.config.viewTimeoutMs)) {
     const peer = (s.fetching.peer + 1) % s.config.n === s.id ? (s.fetching.peer + 2) % s.config.n : (s.fetching.peer + 1) % s.config.n
-    const wasProbe = s.fetching.probe
+    const { probe: wasProbe, tries } = s.fetching
     s.fetching = null
-    if (!wasProbe) requestBlocks(c, peer) // a probe that got nothing back: the peer had nothing newer
+    // A peer with nothing newer says so: no answer at all means the request or the answer was
+    // lost (a restarted replica probes before its peers have redialled it) or the peer is
+    // down. A probe asks the next peer, each at most once.
+    if (!wasProbe) requestBlocks(c, peer)
+    else if (tries < s.config.n - 1) requestBlocks(c, peer, true, tries + 1)
   }
   if (s.probedAt === -2 && s.fetching === null && s.mode === 'normal') {
     // Just started: the others may have gone on while we were down and gone quiet since.
@@ -939,9 +944,9 @@ function transferring(s: ReplicaState<unknown>): boolean {
   return s.fetching !== null && !s.fetching.probe
 }
 
-function requestBlocks<S>(c: Ctx<S>, peer: number, probe = false): void {
+function requestBlocks<S>(c: Ctx<S>, peer: number, probe = false, tries = 1): void {
   const { s } = c
-  s.fetching = { peer, at: c.now, target: Math.max(s.stable.height, ...s.lagHints.values()), probe }
+  s.fetching = { peer, at: c.now, target: Math.max(s.stable.height, ...s.lagHints.values()), probe, tries }
   // From our tip when we hold only our own proof for it: the answer brings its agreed certificate.
   const from = s.tipAgreed || s.tip.height < 0 ? s.tip.height + 1 : s.tip.height
   sign(c, { type: 'fetch', from, count: s.config.fetchBlocksMax }, peer)
@@ -952,6 +957,7 @@ function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agr
   if (s.fetching === null || s.fetching.peer !== from) return
   const wasProbe = s.fetching.probe
   s.fetching = null
+  if (blocks.length === 0) s.lagHints.delete(from) // by its own word it has nothing above our tip
   let applied = 0
   for (let i = 0; i < blocks.length; i++) {
     const why = applyFetched(c, blocks[i]!, i < agreedCount)
