@@ -688,8 +688,8 @@ function onTick<S>(c: Ctx<S>): void {
     // committed the commands it holds before they had redialled it after a restart, sees no
     // message that would tell it, and would suspect a correct primary alone, view after
     // view). Half a timeout before each deadline, ask the primary of our view (another one
-    // each view-change attempt) for newer blocks; its answer (or silence) comes by the
-    // deadline, so a faulty primary costs no extra time.
+    // each view-change attempt) for newer blocks; its answer (or its silence, and the next
+    // peer's answer) comes by the deadline, so a faulty primary costs no extra time.
     s.probedFor = s.deadline
     return probe(c)
   }
@@ -907,8 +907,8 @@ function maybeFetch<S>(c: Ctx<S>): void {
 }
 
 /**
- * After blocks came by state transfer: a pending command they do not hold may have been
- * rejected while we were not listening (a rejection is ordered by a pre-prepare, and a block
+ * After a state transfer (or a peer's word that there is nothing newer): a pending command
+ * the blocks do not hold may have been rejected while we were not listening (a rejection is ordered by a pre-prepare, and a block
  * keeps only what committed), and the primary, which has answered it, never proposes it again:
  * kept, it would make us suspect a correct primary, alone, view after view. Our state now
  * tells: what it rejects is dropped; what would commit stays pending, and its deadline still
@@ -931,7 +931,7 @@ function dropRejectedPending<S>(c: Ctx<S>): void {
   if (s.pending.size === 0 && s.mode === 'normal') s.deadline = null
 }
 
-/** Asks the primary (or, being it, the next replica) for blocks above our tip; at most once per height. */
+/** Asks the primary (or, being it, the next replica) for blocks above our tip: on start, and half a timeout before each deadline. */
 function probe<S>(c: Ctx<S>): void {
   const { s } = c
   s.probedAt = s.tip.height
@@ -974,7 +974,7 @@ function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agr
   for (const [r, h] of s.lagHints) if (h <= s.tip.height) s.lagHints.delete(r)
   if (applied > 0) maybeFetch(c)
   if (wasProbe && applied > 0 && s.fetching === null) requestBlocks(c, from, true) // a probe that brought blocks asks for more
-  if (applied > 0) dropRejectedPending(c)
+  if (s.fetching === null) dropRejectedPending(c) // caught up as far as we know
   const r = s.reproposal
   if (r !== null && r.body.type === 'prePrepare' && !transferring(s)) {
     s.reproposal = null
