@@ -25,6 +25,19 @@ t.test('base64url round-trips every length and byte value', async (t) => {
   t.same(fromBase64url(toBase64url(all)), all)
 })
 
+t.test('long texts: the same spelling as Node\'s encoders at every size, short and long, above the reused buffer too', async (t) => {
+  const sizes = [0, 1, 2, 3, 47, 48, 49, 50, 255, 256, 4779, 12_287, 12_288, 12_289, 40_000]
+  for (const n of sizes) {
+    const b = Uint8Array.from({ length: n }, (_, i) => (i * 131 + n * 7 + (i >> 8)) & 0xff)
+    t.equal(toBase64url(b), Buffer.from(b).toString('base64url'), `base64url, ${n} bytes`)
+    t.equal(toHex(b), Buffer.from(b).toString('hex'), `hex, ${n} bytes`)
+    t.same(fromBase64url(toBase64url(b)), b, `round trip, ${n} bytes`)
+  }
+  const first = toBase64url(new Uint8Array(3000).fill(0xff))
+  toBase64url(new Uint8Array(3000)) // reuses the buffer
+  t.equal(first, '_'.repeat(4000), 'an earlier text does not change when the buffer is reused')
+})
+
 t.test('base64url rejects every non-canonical spelling, naming the field', async (t) => {
   const bad = [
     'Zg==', // padding
