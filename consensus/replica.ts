@@ -93,7 +93,7 @@ export type ReplicaState<S> = {
   speculation: { readonly view: number; readonly batch: readonly Uint8Array[]; readonly ids: readonly string[]; readonly exec: Execution<S> } | null
   persistedHeight: number
   fetching: { peer: number; at: number; target: number; probe: boolean; tries: number } | null
-  probedAt: number // the height at which we last probed a peer for newer blocks (−2: never, so on start)
+  probedOnStart: boolean // the probe for newer blocks a replica sends once it starts has gone out
   probedFor: number | null // the deadline before which we probed (once per deadline)
   lagHints: Map<number, number> // replica → highest height it showed it is working on
   certified: number // highest height we hold a commit proof for (view change, new view)
@@ -118,7 +118,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedAt: -2, probedFor: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, lastCommit: null, tipVerified: new Map(),
+    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedOnStart: false, probedFor: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, lastCommit: null, tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -677,7 +677,7 @@ function onTick<S>(c: Ctx<S>): void {
     if (!wasProbe) requestBlocks(c, peer)
     else if (tries < s.config.n - 1) requestBlocks(c, peer, true, tries + 1)
   }
-  if (s.probedAt === -2 && s.fetching === null && s.mode === 'normal') {
+  if (!s.probedOnStart && s.fetching === null && s.mode === 'normal') {
     // Just started: the others may have gone on while we were down and gone quiet since.
     return probe(c)
   }
@@ -934,7 +934,7 @@ function dropRejectedPending<S>(c: Ctx<S>): void {
 /** Asks the primary (or, being it, the next replica) for blocks above our tip: on start, and half a timeout before each deadline. */
 function probe<S>(c: Ctx<S>): void {
   const { s } = c
-  s.probedAt = s.tip.height
+  s.probedOnStart = true
   const primary = primaryOf(s.view, s.config.n)
   requestBlocks(c, primary === s.id ? (s.id + 1) % s.config.n : primary, true)
 }
