@@ -1,11 +1,15 @@
-// `npm run bench -- consensus [--seconds 5] [--saturation 6000] [--tree-head-ms 10000]`: a real 4-replica cluster
+// `npm run bench -- consensus [--seconds 5] [--saturation 6000] [--rates 100,200,500,1000] [--tree-head-ms 10000]
+// [--retransmit-ms 1000]`: a real 4-replica cluster
 // (separate processes, TLS, ML-DSA, fsync per block) on this machine, fed pre-signed
 // PostMessage commands through the consensus client.
 //   - committed commands/s at saturation (everything submitted at once),
 //   - commit latency p50/p99 (submit → f+1 matching replies) at offered loads of 100, 200,
 //     500 and 1,000 commands/s (open loop),
 //   - the CPU bound implied by signature verification: every replica verifies every
-//     command's ML-DSA-65 signature, so n·t_verify CPU-seconds per command on this many cores.
+//     command's ML-DSA-65 signature, so n·t_verify CPU-seconds per command on this many cores;
+//   - CPU per committed command, per replica (from /proc, all its threads) and in this
+//     process (the client), and the replica's figure in verifications: the machine's speed
+//     moves between runs, the ratio to t_verify much less.
 import { cpus } from 'node:os'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,6 +20,7 @@ import { defaultTreeHeadIntervalMs } from '../../consensus/treeHeads.ts'
 import type { ConsensusClient } from '../../consensus/client.ts'
 import { makeWorkload, type Workload } from '../../consensus/testing/workload.ts'
 import { parseOptions, report, type Row } from './common.ts'
+import { readProc } from './e2e/procstat.ts'
 
 const crypto = nativeCrypto
 
@@ -74,12 +79,34 @@ function verifyCost(w: Workload): number {
   return (performance.now() - t0) / n
 }
 
+type CpuMark = { readonly replicasS: number; readonly clientMs: number }
+
+function cpuMark(pids: readonly (number | undefined)[]): CpuMark {
+  let replicasS = 0
+  for (const pid of pids) replicasS += pid === undefined ? 0 : (readProc(pid)?.cpuS ?? 0)
+  const u = process.cpuUsage()
+  return { replicasS, clientMs: (u.user + u.system) / 1000 }
+}
+
+/** A run's row with the CPU each committed command cost, per replica and in the client. */
+async function withCpu(client: ConsensusClient, pids: readonly (number | undefined)[], tVerify: number, run: () => Promise<Row>): Promise<Row> {
+  const before = cpuMark(pids)
+  const retransmitted = client.retransmissions()
+  const row = await run()
+  const after = cpuMark(pids)
+  const committed = row.committed as number
+  const perReplica = ((after.replicasS - before.replicasS) * 1000) / pids.length / committed
+  return { ...row, 'replica ms/cmd': perReplica, 'in verifies': perReplica / tVerify, 'client ms/cmd': (after.clientMs - before.clientMs) / committed, retransmitted: client.retransmissions() - retransmitted }
+}
+
 export async function main(args: string[]): Promise<number> {
   const opts = parseOptions(args)
   const seconds = Number(opts.get('seconds') ?? 5)
   const saturationCount = Number(opts.get('saturation') ?? 6000)
   const treeHeadIntervalMs = Number(opts.get('tree-head-ms') ?? defaultTreeHeadIntervalMs)
-  const rates = [100, 200, 500, 1000]
+  const ratesOpt = opts.get('rates') ?? '100,200,500,1000'
+  const rates = ratesOpt === '' ? [] : ratesOpt.split(',').map(Number)
+  if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error(`--rates: expected positive numbers separated by commas, got '${ratesOpt}'`)
   const dir = mkdtempSync(join(tmpdir(), 'zixt-bench-consensus-'))
   process.stdout.write(`consensus bench: data in ${dir}; pre-signing commands…\n`)
   const suspicions: string[] = []
@@ -87,7 +114,8 @@ export async function main(args: string[]): Promise<number> {
     dataDir: dir, replica: { viewTimeoutMs: 3000 }, treeHeadIntervalMs,
     onLog: (i, l) => { if (l.includes('suspecting') || l.includes('differs')) suspicions.push(`${i}: ${l}`) },
   })
-  const client = cluster.client({ retransmitMs: 3000, deadlineMs: 120_000 })
+  const retransmitMs = Number(opts.get('retransmit-ms') ?? 1000) // the client's default, as ingest runs it
+  const client = cluster.client({ retransmitMs, deadlineMs: 120_000 })
   try {
     const w = makeWorkload(crypto, cluster.serviceKey)
     for (const s of w.setup) await client.submit(s)
@@ -96,18 +124,21 @@ export async function main(args: string[]): Promise<number> {
     const warm = presign(w, 300, 'warm-up')
     const sat = presign(w, saturationCount, 'saturation')
     await saturation(client, warm)
-    const rows: Row[] = [await saturation(client, sat)]
+    const n = cluster.genesis.replicas.length
+    const pids = Array.from({ length: n }, (_, i) => cluster.pid(i))
+    const rows: Row[] = [await withCpu(client, pids, tVerify, () => saturation(client, sat))]
     for (const [k, r] of rates.entries()) {
       process.stdout.write(`offered load ${r}/s…\n`)
-      rows.push(await offered(client, batches[k]!, r))
+      rows.push(await withCpu(client, pids, tVerify, () => offered(client, batches[k]!, r)))
     }
-    const n = cluster.genesis.replicas.length
     const cores = cpus().length
     const bound = cores / (n * tVerify / 1000)
     const notes = [
       `ML-DSA-65 verify ${tVerify.toFixed(3)} ms; ${n} replicas verify every command on ${cores} cores → verification alone caps the cluster at ${Math.round(bound)} commands/s`,
       `saturation reached ${(((rows[0]!['commits/s'] as number) / bound) * 100).toFixed(0)}% of that bound (ratio ${((rows[0]!['commits/s'] as number) / bound).toFixed(2)})`,
       'latency = submit → f+1 matching replies, each replica replying after its fsync of the block',
+      'replica ms/cmd: CPU per committed command of one replica (mean of all, every thread), also in ML-DSA-65 verifications; client ms/cmd: this process',
+      `retransmitted: commands the client sent again after its ${retransmitMs}-ms timeout (--retransmit-ms)`,
       'targets: ≥ 1,000 commands/s sustained; p99 ≤ 50 ms at 200 commands/s',
       `view changes during the run: ${suspicions.length === 0 ? 'none' : suspicions.slice(0, 5).join(' | ')}`,
     ]
