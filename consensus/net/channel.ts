@@ -12,7 +12,7 @@ import tls from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import { decode, encode, type Value } from '../../domain/ledger/codec.ts'
 import type { CryptoFacade } from '../../domain/crypto/types.ts'
-import { FrameReader, FrameTag, frame } from './frame.ts'
+import { FrameReader, FrameTag, frame, frameHeader } from './frame.ts'
 import { selfSignedCert } from './selfSignedCert.ts'
 
 export type PeerIdentity = { readonly role: 'replica'; readonly index: number } | { readonly role: 'client'; readonly keyId: string }
@@ -123,7 +123,11 @@ function makeChannel(socket: tls.TLSSocket, reader: FrameReader, peer: PeerIdent
         socket.cork()
         process.nextTick(uncork)
       }
-      socket.write(frame(tag, payload))
+      // Header and payload as two writes, not one copied frame: the corked writes leave
+      // together anyway, and a pre-prepare of megabytes, broadcast to three peers, was
+      // copied three times (10.6 % of the primary's busy time at saturation).
+      socket.write(frameHeader(tag, payload.length))
+      socket.write(payload)
     },
     get buffered() { return socket.writableLength },
     close: () => socket.destroy(),

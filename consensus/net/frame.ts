@@ -11,12 +11,16 @@ export const FrameTag = {
 } as const
 export type FrameTag = (typeof FrameTag)[keyof typeof FrameTag]
 
-export function frame(tag: FrameTag, payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + payload.length)
-  out.writeUInt32BE(payload.length + 1, 0)
+/** The 5 bytes before a payload of payloadLength bytes: length (tag included) and tag. */
+export function frameHeader(tag: FrameTag, payloadLength: number): Buffer {
+  const out = Buffer.allocUnsafe(5)
+  out.writeUInt32BE(payloadLength + 1, 0)
   out[4] = tag
-  out.set(payload, 5)
   return out
+}
+
+export function frame(tag: FrameTag, payload: Uint8Array): Buffer {
+  return Buffer.concat([frameHeader(tag, payload.length), payload])
 }
 
 export class FrameReader {
