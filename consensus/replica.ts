@@ -169,7 +169,7 @@ function drop<S>(c: Ctx<S>, why: string): void {
 
 function verified<S>(c: Ctx<S>, m: Signed): boolean {
   if (m.from >= c.s.config.n) return false
-  const ok = c.env.keys.verify(m.from, encodeBody(m.body), m.sig)
+  const ok = c.env.keys.verify(m.from, m.bodyBytes ?? encodeBody(m.body), m.sig)
   if (!ok) c.s.counters.badSignature++
   return ok
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { concatBytes, fromBase64url, fromHex, toBase64url, toHex, utf8Decode, utf8Encode } from './encoding.ts'
+import { concatBytes, fromBase64url, fromHex, isBase64url, toBase64url, toHex, utf8Decode, utf8Encode } from './encoding.ts'
 import { ErrorCode, ZixtError } from './errors.ts'
 
 const bytes = (s: string) => new TextEncoder().encode(s)
@@ -51,6 +51,30 @@ t.test('base64url rejects every non-canonical spelling, naming the field', async
   const err = (() => { try { fromBase64url('Zh', 'salt') } catch (e) { return e } })()
   t.ok(err instanceof ZixtError)
   t.match((err as Error).message, /trailing bits/)
+})
+
+t.test('long texts (decoded natively in Node) are held to the same spelling: every fault of a short one, placed anywhere', async (t) => {
+  const long = toBase64url(Uint8Array.from({ length: 3309 }, (_, i) => (i * 73) & 0xff)) // an ML-DSA-65 signature's size
+  t.ok(isBase64url(long))
+  t.same(fromBase64url(long), Buffer.from(long, 'base64url'))
+  t.equal(Object.getPrototypeOf(fromBase64url(long)), Uint8Array.prototype, 'a plain Uint8Array, not a slice of Buffer\'s pool')
+  const body = long.slice(0, 400) // length 0 mod 4
+  const bad = [
+    `${body}Zg==`, `${body}Zg=`, `${body}Zm9v\n`, ` ${body}`, `${body.slice(0, 200)}+${body.slice(201)}`, `${body.slice(0, 200)}/${body.slice(201)}`,
+    `${body.slice(0, 100)}.${body.slice(101)}`, `${body.slice(0, 100)}é${body.slice(101)}`, `${body.slice(0, 100)}\u0000${body.slice(101)}`,
+    `${body}Z`, `${body}Zh`, `${body}Zm9`, `${body}====`,
+  ]
+  for (const text of bad) {
+    t.notOk(isBase64url(text), `isBase64url ${JSON.stringify(text.slice(-8))} (length ${text.length})`)
+    t.throws(() => fromBase64url(text, 'signature'), nonCanonical('signature'), `fromBase64url …${JSON.stringify(text.slice(-8))}`)
+  }
+  for (let n = 180; n < 200; n++) { // across the length where the native path starts
+    const b = Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff)
+    const text = toBase64url(b)
+    t.ok(isBase64url(text), `${text.length} characters`)
+    t.same(fromBase64url(text), b, `${text.length} characters`)
+    if (n % 3 !== 0) t.notOk(isBase64url(`${text.slice(0, -1)}${text.at(-1) === '_' ? '-' : '_'}`), `${text.length} characters, trailing bits set`)
+  }
 })
 
 t.test('hex encodes lower case and decodes either case strictly', async (t) => {

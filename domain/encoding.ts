@@ -1,6 +1,7 @@
 // Byte ↔ text encodings used everywhere: base64url (RFC 4648 §5, no padding), hex, UTF-8.
-// Browser and Node alike (no Buffer). Decoders accept exactly one spelling per byte string:
-// a second spelling of the same bytes could slip past a uniqueness check or change a hash.
+// Browser and Node alike (Node's Buffer only as a faster path where it exists). Decoders
+// accept exactly one spelling per byte string: a second spelling of the same bytes could slip
+// past a uniqueness check or change a hash.
 import { CodecError } from './errors.ts'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
@@ -65,12 +66,28 @@ function shortBase64url(bytes: Uint8Array): string {
   return out
 }
 
+// Node's Buffer decodes base64url natively: 1.2 µs for a 3.3-kB ML-DSA signature against
+// 9.4 µs below, and the check 1.5 µs against 5.9 µs (a replica decodes and checks every
+// command's signature). It is lenient (it skips characters outside the alphabet, takes padding,
+// ignores trailing bits), so its bytes count only when they encode back to the very same text,
+// which holds for exactly the canonical spellings. Short texts stay in JavaScript, faster there.
+type NativeBase64 = { from(text: string, encoding: 'base64url'): Uint8Array & { toString(encoding: 'base64url'): string } }
+const nativeBuffer = (globalThis as { Buffer?: NativeBase64 }).Buffer
+const nativeFromChars = 256
+
+/** The canonical decoding of `text` natively, or null when it is not canonical base64url. */
+function nativeBase64url(native: NativeBase64, text: string): Uint8Array | null {
+  const decoded = native.from(text, 'base64url')
+  return decoded.toString('base64url') === text ? decoded : null
+}
+
 /**
  * Whether fromBase64url would accept `text`: the alphabet only, no length of 1 mod 4, the
  * unused trailing bits zero. (The schemas' `format: 'base64url'`; a 4-kB signature is
  * checked in a few µs, where the equivalent regular expression took tens.)
  */
 export function isBase64url(text: string): boolean {
+  if (nativeBuffer !== undefined && text.length >= nativeFromChars) return nativeBase64url(nativeBuffer, text) !== null
   const rest = text.length % 4
   if (rest === 1) return false
   for (let i = 0; i < text.length; i++) {
@@ -97,6 +114,11 @@ function sextet(text: string, index: number, name: string): number {
  */
 export function fromBase64url(text: string, name = 'value'): Uint8Array {
   if (typeof text !== 'string') throw new CodecError(`${name}: expected a base64url string, got ${typeof text}`, { field: name })
+  if (nativeBuffer !== undefined && text.length >= nativeFromChars) {
+    const decoded = nativeBase64url(nativeBuffer, text)
+    // A copy: Buffer hands out slices of a shared pool. Not canonical: decoded below, which names the fault.
+    if (decoded !== null) return new Uint8Array(decoded)
+  }
   const rest = text.length % 4
   if (rest === 1) throw new CodecError(`${name}: not base64url: length ${text.length} is 1 mod 4`, { field: name })
   const out = new Uint8Array(Math.floor(text.length / 4) * 3 + (rest === 0 ? 0 : rest - 1))
