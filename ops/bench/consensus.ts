@@ -1,5 +1,5 @@
 // `npm run bench -- consensus [--seconds 5] [--saturation 6000] [--rates 100,200,500,1000] [--tree-head-ms 10000]
-// [--retransmit-ms 1000]`: a real 4-replica cluster
+// [--retransmit-ms 1000] [--propose-interval-ms 0]`: a real 4-replica cluster
 // (separate processes, TLS, ML-DSA, fsync per block) on this machine, fed pre-signed
 // PostMessage commands through the consensus client.
 //   - committed commands/s at saturation (everything submitted at once),
@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { nativeCrypto } from '../../domain/crypto/native.ts'
 import { startCluster } from '../../consensus/cluster.ts'
+import { defaultReplicaConfig } from '../../consensus/config.ts'
 import { defaultTreeHeadIntervalMs } from '../../consensus/treeHeads.ts'
 import type { ConsensusClient } from '../../consensus/client.ts'
 import { makeWorkload, type Workload } from '../../consensus/testing/workload.ts'
@@ -107,11 +108,13 @@ export async function main(args: string[]): Promise<number> {
   const ratesOpt = opts.get('rates') ?? '100,200,500,1000'
   const rates = ratesOpt === '' ? [] : ratesOpt.split(',').map(Number)
   if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error(`--rates: expected positive numbers separated by commas, got '${ratesOpt}'`)
+  const proposeIntervalMs = Number(opts.get('propose-interval-ms') ?? defaultReplicaConfig().proposeIntervalMs)
+  if (!Number.isFinite(proposeIntervalMs) || proposeIntervalMs < 0) throw new Error(`--propose-interval-ms: expected a number ≥ 0, got '${opts.get('propose-interval-ms')}'`)
   const dir = mkdtempSync(join(tmpdir(), 'zixt-bench-consensus-'))
   process.stdout.write(`consensus bench: data in ${dir}; pre-signing commands…\n`)
   const suspicions: string[] = []
   const cluster = await startCluster({
-    dataDir: dir, replica: { viewTimeoutMs: 3000 }, treeHeadIntervalMs,
+    dataDir: dir, replica: { viewTimeoutMs: 3000, proposeIntervalMs }, treeHeadIntervalMs,
     onLog: (i, l) => { if (l.includes('suspecting') || l.includes('differs')) suspicions.push(`${i}: ${l}`) },
   })
   const retransmitMs = Number(opts.get('retransmit-ms') ?? 1000) // the client's default, as ingest runs it
@@ -143,7 +146,7 @@ export async function main(args: string[]): Promise<number> {
       `view changes during the run: ${suspicions.length === 0 ? 'none' : suspicions.slice(0, 5).join(' | ')}`,
     ]
     const withBound = rows.map((r) => ({ ...r, 'vs verify bound': (r['commits/s'] as number) / bound }))
-    report('consensus', withBound, { options: { seconds, saturationCount, treeHeadIntervalMs, rates, tVerifyMs: tVerify, verifyBoundPerSec: bound }, notes })
+    report('consensus', withBound, { options: { seconds, saturationCount, treeHeadIntervalMs, proposeIntervalMs, rates, tVerifyMs: tVerify, verifyBoundPerSec: bound }, notes })
     return 0
   } finally {
     client.close()
