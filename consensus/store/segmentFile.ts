@@ -44,7 +44,7 @@ export type ScanFailure = { readonly offset: number; readonly reason: string }
  * `from` (a record boundary) lets a follower read only what was appended since.
  */
 export function scanSegment(fd: number, size: number, visit: (r: ScannedRecord) => void, bufferBytes = 8 << 20, from = 0): ScanFailure | null {
-  const reader = new WindowReader(fd, size, bufferBytes)
+  const reader = new WindowReader(fd, size, bufferBytes, from)
   let offset = from
   while (offset < size) {
     if (!reader.ensure(offset, RECORD_HEADER_BYTES)) return { offset, reason: `incomplete record header (${size - offset} bytes left)` }
@@ -66,7 +66,7 @@ export function scanSegment(fd: number, size: number, visit: (r: ScannedRecord) 
  * tail but damage inside data that had been written (and acknowledged) before.
  */
 export function intactRecordAfter(fd: number, size: number, from: number): number | null {
-  const reader = new WindowReader(fd, size, 8 << 20)
+  const reader = new WindowReader(fd, size, 8 << 20, from + 1)
   for (let p = from + 1; p + RECORD_OVERHEAD_BYTES <= size; p++) {
     if (!reader.ensure(p, RECORD_HEADER_BYTES)) return null
     const h = checkHeader(reader.buf, p - reader.start)
@@ -84,10 +84,15 @@ class WindowReader {
   length = 0
   private readonly fd: number
   private readonly size: number
-  constructor(fd: number, size: number, bufferBytes: number) {
+  /**
+   * The buffer holds what is left from `from`, up to bufferBytes: a follower reading the few
+   * kB appended since its last look after every block allocated a whole bufferBytes (1 MB)
+   * each time, and those short-lived buffers drove the web process's collector.
+   */
+  constructor(fd: number, size: number, bufferBytes: number, from: number) {
     this.fd = fd
     this.size = size
-    this.buf = Buffer.allocUnsafe(Math.min(bufferBytes, Math.max(size, 64)))
+    this.buf = Buffer.allocUnsafe(Math.min(bufferBytes, Math.max(size - from, 64)))
   }
   ensure(offset: number, n: number): boolean {
     if (offset + n > this.size) return false
