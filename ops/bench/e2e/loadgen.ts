@@ -49,6 +49,7 @@ let users: User[] = []
 let threads: Thread[] = []
 const prepared = new Map<string, Prepared[]>()
 let sampleEvery = 50
+let duplicateArrivals = 0 // ws events for a position this user already had, this run
 let recordSeen = false
 const expected = new Map<number, string>() // position → the text prefix sent there (zixt runs)
 const sampleOf = new Map<number, string>() // position → thread id, for messages to sample
@@ -149,7 +150,11 @@ function connect(u: User): Promise<void> {
           if (m[3] !== 'MessagePosted') return
           const position = Number(m[2])
           if (recordSeen) u.seen.push(position)
-          if (!u.got.has(position)) u.got.set(position, at)
+          if (u.got.has(position)) {
+            duplicateArrivals++ // the hub de-duplicates per socket: one here is a delivery bug
+            return
+          }
+          u.got.set(position, at)
           if (sampleOf.get(position) === m[1] && threads.find((t) => t.id === m[1])?.checker === u) {
             const j = JSON.parse(s) as { event: { payload: { ciphertext: string } } }
             u.samples.push({ position, ciphertext: j.event.payload.ciphertext })
@@ -206,6 +211,7 @@ async function run(p: PhaseSpec, label: string): Promise<{ records: MessageRecor
   const msgs = prepared.get(p.id)
   if (msgs === undefined) throw new Error(`phase ${p.id} not prepared`)
   for (const u of users) u.got.clear()
+  duplicateArrivals = 0
   recordSeen = p.recordOrder === true
   // sign before the clock starts: ~1 ms of ML-DSA-65 per command
   const sign = (m: Prepared) => buildCommand('PostMessage', { threadId: m.thread.id, epoch: m.epoch, ciphertext: m.ciphertext, attachments: [] }, m.sender.keys, Date.now(), crypto)
@@ -261,7 +267,7 @@ async function run(p: PhaseSpec, label: string): Promise<{ records: MessageRecor
     let last = -1
     for (const pos of u.got.keys()) { if (pos < last) inversions++; last = pos }
   }
-  send({ type: 'log', line: `${label} ${p.id}: ${msgs.length} sent in ${(sentMs / 1000).toFixed(1)} s${throttled > 0 ? ` (sender held back ${throttled} times at ${inFlightMax} in flight)` : ''}; ws arrivals out of position order: ${inversions}` })
+  send({ type: 'log', line: `${label} ${p.id}: ${msgs.length} sent in ${(sentMs / 1000).toFixed(1)} s${throttled > 0 ? ` (sender held back ${throttled} times at ${inFlightMax} in flight)` : ''}; ws arrivals out of position order: ${inversions}, of a position already received: ${duplicateArrivals}` })
   recordSeen = false
   return { records, inversions }
 }
