@@ -155,7 +155,11 @@ export async function startReplicaNode<S>(o: NodeOptions<S>): Promise<ReplicaNod
       const kinds = out.effects.map((e) => e.kind === 'broadcast' || e.kind === 'send' ? `${e.kind}:${decodeSigned(e.bytes).body.type}` : e.kind).join(',')
       log('info', `TRACE ${(performance.timeOrigin + performance.now()).toFixed(1)} ${input.kind}${input.kind === 'message' ? ':' + safeType(input.bytes) : ''} took ${(performance.now() - t0).toFixed(2)}ms → ${kinds}`)
     }
-    for (const e of out.effects) perform(e)
+    // Messages first: the store's synchronous part of a commit (encoding the block, checking
+    // its roots) would otherwise hold back the next pre-prepare leaving in the same step. The
+    // order carries no promise: a block is durable only when `persisted` comes back.
+    for (const e of out.effects) if (e.kind === 'send' || e.kind === 'broadcast') perform(e)
+    for (const e of out.effects) if (e.kind !== 'send' && e.kind !== 'broadcast') perform(e)
   }
   function safeType(b: Uint8Array): string {
     try { return decodeSigned(b).body.type } catch { return '?' }
