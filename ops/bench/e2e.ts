@@ -81,7 +81,7 @@ export async function main(args: string[]): Promise<number> {
   const started = new Date()
   const h = await startHarness({ log })
   const figures: RunFigures[] = []
-  let checks = { decrypted: 0, failed: 0, problems: [] as string[] }
+  let checks = { decrypted: 0, failed: 0, reordered: 0, problems: [] as string[] }
   try {
     const setup = await h.lg.call({ type: 'setup', spec: { url: h.sys.urls[0]!, tag: h.tag, threadSizes: sizes, sampleEvery } }, 'setupDone')
     log(`setup done: ${setup.threads.length} threads at epoch ${setup.threads[0]?.epoch}`)
@@ -97,7 +97,7 @@ export async function main(args: string[]): Promise<number> {
         await new Promise((r) => setTimeout(r, 1000))
       }
       const c = (await h.lg.call({ type: 'check' }, 'checked')).result
-      checks = { decrypted: checks.decrypted + c.decrypted, failed: checks.failed + c.failed, problems: [...checks.problems, ...c.problems].slice(0, 20) }
+      checks = { decrypted: checks.decrypted + c.decrypted, failed: checks.failed + c.failed, reordered: checks.reordered + c.reordered, problems: [...checks.problems, ...c.problems].slice(0, 20) }
     }
   } finally {
     await h.stop()
@@ -124,7 +124,7 @@ export async function main(args: string[]): Promise<number> {
   const target10 = figures.find((f) => f.label === 'zixt' && f.phase === 'g10-r500')
   const target100 = figures.find((f) => f.label === 'zixt' && f.phase === 'g10-r100')
   const notes = [
-    `MLS: ${checks.decrypted} sampled ciphertexts (1 in ${sampleEvery} per group, by the group's checker, in ledger order) decrypted to the text sent at that position; ${checks.failed} failed${checks.problems.length > 0 ? `: ${checks.problems.join('; ')}` : ''}`,
+    `MLS: ${checks.decrypted} sampled ciphertexts (1 in ${sampleEvery} per group, by the group's checker, in ledger order) decrypted to the text sent at that position; ${checks.failed} failed; ${checks.reordered} not decryptable in ledger order because the load generator's concurrent sends put a later message of the same sender first${checks.problems.length > 0 ? `: ${checks.problems.join('; ')}` : ''}`,
     'messages were pre-encrypted before each timed phase (pure-JS MLS ≈10 ms per encrypt); receivers match ws events by position; the baseline relays the same ciphertexts',
     target10 === undefined ? 'target ≥ 500 msg/s (10-member groups): not run' : `target ≥ 500 msg/s delivered to every member of 10-member groups: ${target10.deliveredPerS.toFixed(0)}/s ${target10.deliveredPerS >= 500 ? 'MET' : 'NOT MET'}`,
     target100 === undefined ? 'target p99 ≤ 150 ms at 100 msg/s: not run' : `target send → delivered p99 ≤ 150 ms at 100 msg/s: ${target100.latency.p99.toFixed(0)} ms ${target100.latency.p99 <= 150 ? 'MET' : 'NOT MET'}`,

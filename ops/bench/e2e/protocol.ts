@@ -34,7 +34,12 @@ export type MessageRecord = {
   readonly received: number[] // ws receive time per member other than the sender, −1 = never
 }
 
-export type CheckResult = { readonly decrypted: number; readonly failed: number; readonly problems: readonly string[] }
+/**
+ * reordered: samples the checker could not decrypt because a later message of the same sender
+ * sits earlier in the ledger (the load generator sends each sender's messages concurrently,
+ * which the browser client never does: it posts one at a time per thread). Not in `failed`.
+ */
+export type CheckResult = { readonly decrypted: number; readonly failed: number; readonly reordered: number; readonly problems: readonly string[] }
 
 export type ToLoadgen =
   | { type: 'setup'; spec: SetupSpec }
