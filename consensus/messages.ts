@@ -2,7 +2,7 @@
 // Every replica message is signed by its sender's ML-DSA-65 operational key over
 // encode(body) under the context 'zixt/pbft/v1'; a receiver checks shape, then signature,
 // before the replica looks at it. Decoders throw on anything malformed; callers drop it.
-import { decode, encode, readHead, skipItem, type Value } from '../domain/ledger/codec.ts'
+import { decode, encode, mapValueSpan, type Value } from '../domain/ledger/codec.ts'
 import type { CommitSignature } from '../domain/ledger/envelope.ts'
 
 export const PBFT_SIGNATURE_CONTEXT = 'zixt/pbft/v1'
@@ -232,25 +232,9 @@ export function signedFromValue(v: Value, depth = 0): Signed {
 export function decodeSigned(b: Uint8Array): Signed {
   if (b.length > frameBytesMax) throw new MalformedMessage('message too large')
   const m = signedFromValue(decode(b))
-  return m.body.type === 'prePrepare' ? { ...m, bodyBytes: bodySpan(b) } : m
-}
-
-const bodyKey = new TextEncoder().encode('body')
-
-/**
- * The span of the body inside a message that decoded: the encoding is canonical and the
- * decoder takes exactly the fields it writes, so these are the very bytes encodeBody gives
- * (a test holds the two equal).
- */
-function bodySpan(b: Uint8Array): Uint8Array {
-  const map = readHead(b, 0)
-  let pos = map.next
-  for (let i = 0; i < map.arg; i++) {
-    const key = readHead(b, pos)
-    const valueAt = key.next + key.arg
-    const end = skipItem(b, valueAt)
-    if (key.arg === bodyKey.length && bodyKey.every((x, j) => b[key.next + j] === x)) return b.subarray(valueAt, end)
-    pos = end
-  }
-  throw new MalformedMessage('message: no body') // unreachable: signedFromValue required one
+  if (m.body.type !== 'prePrepare') return m
+  // The message decoded, so its encoding is canonical and the decoder took exactly the fields
+  // encodeBody writes: the body's span is the very bytes encodeBody gives (a test holds it).
+  const span = mapValueSpan(b, 0, 'body')!
+  return { ...m, bodyBytes: b.subarray(span.start, span.end) }
 }

@@ -2,7 +2,7 @@
 // the store indexes every event's byte span (and stream) when it appends a block
 // or scans a segment, so reads decode single events instead of whole blocks.
 import { assert } from '../../domain/assert.ts'
-import { readHead, skipItem } from '../../domain/ledger/codec.ts'
+import { mapValueSpan, readHead, skipItem } from '../../domain/ledger/codec.ts'
 
 const MT_TEXT = 3
 const MT_ARRAY = 4
@@ -56,13 +56,7 @@ function itemSpans(bytes: Uint8Array, at: number): Span[] {
 
 /** The "stream" field of the event map that starts at `at`. */
 function eventStream(bytes: Uint8Array, at: number): string {
-  const h = readHead(bytes, at)
-  assert(h.major === MT_MAP, 'an event is a map')
-  let p = h.next
-  for (let i = 0; i < h.arg; i++) {
-    const key = readText(bytes, p)
-    if (key.text === 'stream') return readText(bytes, key.next).text
-    p = skipItem(bytes, key.next)
-  }
-  assert(false, 'event has a stream')
+  const stream = mapValueSpan(bytes, at, 'stream')
+  assert(stream !== null, 'event has a stream')
+  return readText(bytes, stream.start).text
 }

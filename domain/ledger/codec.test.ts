@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { ErrorCode } from '../errors.ts'
 import { limits } from '../limits.ts'
-import { decode, encode, equalBytes, skipItem, type Value } from './codec.ts'
+import { decode, encode, equalBytes, mapValueSpan, skipItem, type Value } from './codec.ts'
 import { seededRng } from './testing/prng.ts'
 import { randomValue } from './testing/values.ts'
 
@@ -244,4 +244,17 @@ t.test('skipItem finds the end of each item', async (t) => {
   }
   t.throws(() => skipItem(hex('8301'), 0), { message: /end of input/ })
   t.throws(() => skipItem(hex('5a00010000'), 0), { message: /past the end/ })
+})
+
+t.test('mapValueSpan gives the bytes of one value of a map, as encode writes it alone', async (t) => {
+  const rng = seededRng(7)
+  for (let i = 0; i < 200; i++) {
+    const inner = { a: randomValue(rng, 0, 3), body: randomValue(rng, 0, 3), zz: randomValue(rng, 0, 3) }
+    const bytes = encode([1, inner] as Value)
+    const at = skipItem(bytes, 1) // the map, after the array head and the 1
+    const span = mapValueSpan(bytes, at, 'body')
+    if (span === null || !equalBytes(bytes.subarray(span.start, span.end), encode(inner.body))) t.fail(`case ${i}`)
+  }
+  t.equal(mapValueSpan(encode({ a: 1, bodies: 2 }), 0, 'body'), null, 'a key that is only a prefix of another is not it')
+  t.throws(() => mapValueSpan(encode([1]), 0, 'body'), { message: /not a map/ })
 })

@@ -377,6 +377,29 @@ export function readHead(bytes: Uint8Array, offset: number): Head {
   return { major, arg, next: r.pos }
 }
 
+const keyEncoder = new TextEncoder()
+
+/**
+ * The byte span of the value under `key` in the map that starts at `offset` of canonical bytes
+ * (structure only, as skipItem), or null when the map has no such key: a part of a message or
+ * block taken as it is, without decoding the rest.
+ */
+export function mapValueSpan(bytes: Uint8Array, offset: number, key: string): { readonly start: number; readonly end: number } | null {
+  const map = readHead(bytes, offset)
+  if (map.major !== MT_MAP) throw new CodecError(`offset ${offset}: not a map`, { offset })
+  const want = keyEncoder.encode(key)
+  let pos = map.next
+  for (let i = 0; i < map.arg; i++) {
+    const k = readHead(bytes, pos)
+    if (k.major !== MT_TEXT) throw new CodecError(`offset ${pos}: map key is not text`, { offset: pos })
+    const start = k.next + k.arg
+    const end = skipItem(bytes, start)
+    if (k.arg === want.length && want.every((b, j) => bytes[k.next + j] === b)) return { start, end }
+    pos = end
+  }
+  return null
+}
+
 /** The offset just past the data item that starts at `offset` (structure only, no validation of content). */
 export function skipItem(bytes: Uint8Array, offset: number): number {
   let pending = 1 // items still to skip

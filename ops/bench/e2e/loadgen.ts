@@ -52,8 +52,8 @@ let sampleEvery = 50
 let duplicateArrivals = 0 // ws events for a position this user already had, this run
 let recordSeen = false
 const expected = new Map<number, string>() // position → the text prefix sent there (zixt runs)
-const sampleOf = new Map<number, string>() // position → thread id, for messages to sample
-const sentAs = new Map<number, { readonly sender: string; readonly seq: number }>() // sampled position → who sent it, as which message of the phase
+/** position → the message to sample there: its thread, who sent it, as which message of the phase */
+const sampleOf = new Map<number, { readonly threadId: string; readonly sender: string; readonly seq: number }>()
 
 function send(m: FromLoadgen): void {
   process.send!(m)
@@ -156,7 +156,7 @@ function connect(u: User): Promise<void> {
             return
           }
           u.got.set(position, at)
-          if (sampleOf.get(position) === m[1] && threads.find((t) => t.id === m[1])?.checker === u) {
+          if (sampleOf.get(position)?.threadId === m[1] && threads.find((t) => t.id === m[1])?.checker === u) {
             const j = JSON.parse(s) as { event: { payload: { ciphertext: string } } }
             u.samples.push({ position, ciphertext: j.event.payload.ciphertext })
           }
@@ -243,10 +243,7 @@ async function run(p: PhaseSpec, label: string): Promise<{ records: MessageRecor
         r.position = ev?.position ?? -1
         if (label === 'zixt' && r.position >= 0) {
           expected.set(r.position, `${p.id} #${i} `)
-          if (m.thread.checker !== m.sender && m.round % sampleEvery === 0) {
-            sampleOf.set(r.position, m.thread.id)
-            sentAs.set(r.position, { sender: m.sender.name, seq: i })
-          }
+          if (m.thread.checker !== m.sender && m.round % sampleEvery === 0) sampleOf.set(r.position, { threadId: m.thread.id, sender: m.sender.name, seq: i })
         }
       }, (e: unknown) => {
         r.answeredAt = now()
@@ -288,7 +285,7 @@ async function check(): Promise<CheckResult> {
     u.samples.length = 0
     const lastSent = new Map<string, { seq: number; position: number }>() // sender → the latest-sent sample decrypted so far
     for (const s of list) {
-      const as = sentAs.get(s.position)
+      const as = sampleOf.get(s.position)
       const before = as === undefined ? undefined : lastSent.get(as.sender)
       if (as !== undefined && (before === undefined || as.seq > before.seq)) lastSent.set(as.sender, { seq: as.seq, position: s.position })
       try {
@@ -310,7 +307,6 @@ async function check(): Promise<CheckResult> {
     }
   }
   sampleOf.clear()
-  sentAs.clear()
   expected.clear()
   return { decrypted, failed, reordered, problems }
 }
