@@ -66,12 +66,18 @@ export function environment(): Record<string, unknown> {
   }
 }
 
+/** bench-results/, made if missing (a fresh clone has none). */
+export function resultsDir(): string {
+  const dir = join(repoRoot, 'bench-results')
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
 /** Prints the table, writes bench-results/<name>-<timestamp>.json, prints and returns its path. */
 export function report(name: string, rows: readonly Row[], extra: { columns?: readonly string[]; options?: unknown; notes?: readonly string[] } = {}): string {
   printTable(rows, extra.columns)
   for (const note of extra.notes ?? []) process.stdout.write(`note: ${note}\n`)
-  const dir = join(repoRoot, 'bench-results')
-  mkdirSync(dir, { recursive: true })
+  const dir = resultsDir()
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const path = join(dir, `${name}-${stamp}.json`)
   const body = { name, finishedAt: new Date().toISOString(), environment: environment(), options: extra.options ?? null, notes: extra.notes ?? [], rows }

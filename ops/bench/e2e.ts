@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
-import { environment, parseOptions, printTable, repoRoot, type Row } from './common.ts'
+import { environment, parseOptions, printTable, resultsDir, type Row } from './common.ts'
 import { analyze, dist, type RunFigures } from './e2e/analyze.ts'
 import { startHarness, type Harness } from './e2e/harness.ts'
 import type { PhaseSpec } from './e2e/protocol.ts'
@@ -131,8 +131,8 @@ export async function main(args: string[]): Promise<number> {
   ]
   for (const n of notes) log(`note: ${n}`)
   const stamp = started.toISOString().replace(/[:.]/g, '-')
-  const jsonPath = join(repoRoot, 'bench-results', `e2e-${stamp}.json`)
-  const htmlPath = join(repoRoot, 'bench-results', `e2e-${stamp}.html`)
+  const jsonPath = join(resultsDir(), `e2e-${stamp}.json`)
+  const htmlPath = join(resultsDir(), `e2e-${stamp}.html`)
   const body = { name: 'e2e', finishedAt: new Date().toISOString(), environment: environment(), options: { users, seconds, rates, sampleEvery, sizes }, notes, rows, ratios, cpu, figures, checks }
   writeFileSync(jsonPath, `${JSON.stringify(body, null, 2)}\n`)
   writeFileSync(htmlPath, renderReport(body))

@@ -7,10 +7,10 @@
 // and, in runs whose last third starts after the caches filled (≥ 18 minutes), a verdict
 // per process (the last third may grow by at most 5 % of the process's size; for a process
 // that reports its heap, in each of live heap, heap total peak and RSS outside the heap).
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { limits } from '../../domain/limits.ts'
-import { environment, parseOptions, printTable, repoRoot, type Row } from './common.ts'
+import { environment, parseOptions, printTable, resultsDir, type Row } from './common.ts'
 import { analyze } from './e2e/analyze.ts'
 import { now, startHarness } from './e2e/harness.ts'
 import type { MessageRecord, PhaseSpec } from './e2e/protocol.ts'
@@ -247,9 +247,8 @@ export async function main(args: string[]): Promise<number> {
   const rssSeries: Series[] = [...h.sampler.samples.entries()].filter(([name]) => name !== 'loadgen').map(([name, list]) => ({ name, color: colorOf(name), points: list.filter((s) => s.at >= t0 - 5000).map((s) => [(s.at - t0) / 60_000, s.rssMb] as [number, number]).filter((p) => p[0] >= 0) }))
   const heapSeries: Series[] = [...h.sampler.samples.entries()].filter(([, list]) => list.some((s) => s.heapUsedMb !== undefined)).map(([name, list]) => ({ name, color: colorOf(name), points: heapFloor(list.filter((s) => s.at >= t0)).map((p) => [(p.at - t0) / 60_000, p.mb] as [number, number]) }))
   const stamp = started.toISOString().replace(/[:.]/g, '-')
-  mkdirSync(join(repoRoot, 'bench-results'), { recursive: true }) // a fresh clone has none (a 30-min soak lost its JSON and HTML to ENOENT)
-  const htmlPath = join(repoRoot, 'bench-results', `soak-${stamp}.html`)
-  const jsonPath = join(repoRoot, 'bench-results', `soak-${stamp}.json`)
+  const htmlPath = join(resultsDir(), `soak-${stamp}.html`)
+  const jsonPath = join(resultsDir(), `soak-${stamp}.json`)
   writeFileSync(jsonPath, `${JSON.stringify({ name: 'soak', finishedAt: new Date().toISOString(), environment: environment(), options: { minutes, rate, users, killIndex }, notes, figures, verdicts, memory: mem, samples: Object.fromEntries(h.sampler.samples) }, null, 2)}\n`)
   writeFileSync(htmlPath, page('Zixt soak', `<h1>Zixt soak: ${minutes} min at ${rate} msg/s, replica ${killIndex} killed and restarted</h1>
 <p class="muted">${started.toISOString()} · load average ${JSON.stringify(environment()['loadavg'])}</p><ul>${notes.map((n) => `<li>${n}</li>`).join('')}
