@@ -81,3 +81,19 @@ t.test('commandId: the id of a command, of one that fails the schema (rejected u
   const exec = app.execute(state, [good, bad], meta(1))
   t.same(exec.results.map((r) => [r.commandId, r.result.kind, r.result.kind === 'rejected' ? r.result.code : '']), [[goodId, 'committed', ''], [badId, 'rejected', 'ZIXT_ERR_SCHEMA']])
 })
+
+t.test('warm() skips a command already executed: each command is verified once', async (t) => {
+  const state = setUp(t)
+  let verifications = 0
+  const counted = { ...crypto, mlDsa65: { ...crypto.mlDsa65, verify: (...a: Parameters<typeof crypto.mlDsa65.verify>) => { verifications++; return crypto.mlDsa65.verify(...a) } } }
+  const app = ledgerApp(counted)
+  const messages = Array.from({ length: 4 }, (_, i) => w.message(`once ${i}`, T0 + 1000))
+  app.warm!(state, messages[0]!, T0 + 1000) // warmed before its block, as on an idle replica
+  t.equal(verifications, 1)
+  const exec = app.execute(state, messages.slice(0, 3), meta(1)) // the others executed before the warm-up reached them
+  t.equal(verifications, 3, 'the warmed command was not verified again; the two others once each')
+  for (const m of messages) t.ok(app.warm!(exec.state, m, T0 + 1000), 'warm() goes on')
+  t.equal(verifications, 4, 'the warm-up that lagged behind execution verified only the one not executed')
+  const plain = ledgerApp(crypto)
+  t.same(summary(app, exec), summary(plain, plain.execute(state, messages.slice(0, 3), meta(1))), 'and the block is what an app without a memo gives')
+})

@@ -85,3 +85,16 @@ t.test('bounded by count and by bytes: a full memo keeps nothing new, forget mak
   t.equal(byBytes.size, 2, 'two commands fit the byte budget')
   t.notOk(byBytes.hasRoom())
 })
+
+t.test('executed: the commands forgotten after execution, the last countMax of them', async (t) => {
+  const commands = Array.from({ length: 5 }, (_, i) => register(alice, toBase64url(new Uint8Array(16).fill(i + 1))))
+  const memo = new CommandMemo({ countMax: 3, bytesMax: 1 << 30, staleMs: 1000 })
+  memo.parse(commands[0]!)
+  t.notOk(memo.executed(commands[0]!), 'parsed (warmed) is not executed')
+  for (const c of commands.slice(0, 4)) memo.forget(c)
+  t.same(commands.map((c) => memo.executed(c)), [false, true, true, true, false], 'the oldest of four dropped out; one never executed is not')
+  t.ok(memo.executed(commands[1]!.slice()), 'the same bytes in another buffer')
+  memo.forget(commands[1]!) // executed again (a re-execution): now the newest
+  memo.forget(commands[4]!)
+  t.same(commands.map((c) => memo.executed(c)), [false, true, false, true, true], 're-executed counts as the newest')
+})
