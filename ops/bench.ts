@@ -2,6 +2,7 @@
 // Benchmarks are not tests: they print a table and write bench-results/<name>-<time>.json.
 import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { OptionError } from './bench/common.ts'
 
 const benchDir = fileURLToPath(new URL('./bench/', import.meta.url))
 
@@ -20,4 +21,10 @@ if (name === undefined || name === '--help' || !/^[a-z][a-zA-Z0-9-]*$/.test(name
   process.exit(name === undefined || name === '--help' ? 0 : 2)
 }
 const mod = (await import(`./bench/${name}.ts`)) as { main(args: string[]): Promise<number | void> }
-process.exitCode = (await mod.main(args)) ?? 0
+try {
+  process.exitCode = (await mod.main(args)) ?? 0
+} catch (e) {
+  if (!(e instanceof OptionError)) throw e
+  process.stderr.write(`bench ${name}: ${e.message}\n`)
+  process.exitCode = 2
+}

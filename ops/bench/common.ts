@@ -87,15 +87,41 @@ export function report(name: string, rows: readonly Row[], extra: { columns?: re
 }
 
 /** --name value / --flag options into a map; unknown ones are the caller's to refuse. */
+/** A bad command-line option: `npm run bench` prints its message alone and exits with 2. */
+export class OptionError extends Error {}
+
 export function parseOptions(args: readonly string[]): Map<string, string> {
   const out = new Map<string, string>()
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
-    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"`)
+    if (!a.startsWith('--')) throw new OptionError(`unexpected argument "${a}"`)
     const eq = a.indexOf('=')
     if (eq > 0) out.set(a.slice(2, eq), a.slice(eq + 1))
     else if (i + 1 < args.length && !args[i + 1]!.startsWith('--')) out.set(a.slice(2), args[++i]!)
     else out.set(a.slice(2), 'true')
   }
   return out
+}
+
+/**
+ * A numeric option: the fallback when absent, else the number given, which must be finite,
+ * at least `min` and, when `integer`, whole. A bad value throws naming the option and the value.
+ */
+export function numberOption(opts: ReadonlyMap<string, string>, name: string, fallback: number, rule: { readonly min: number; readonly integer?: boolean }): number {
+  const raw = opts.get(name)
+  if (raw === undefined) return fallback
+  const n = raw.trim() === '' ? Number.NaN : Number(raw)
+  if (!Number.isFinite(n) || n < rule.min || (rule.integer === true && !Number.isInteger(n))) {
+    throw new OptionError(`--${name}: expected ${rule.integer === true ? 'a whole number' : 'a number'} ≥ ${rule.min}, got '${raw}'`)
+  }
+  return n
+}
+
+/** A list of positive numbers separated by commas ('' for none), or the fallback when absent. */
+export function numbersOption(opts: ReadonlyMap<string, string>, name: string, fallback: readonly number[]): number[] {
+  const raw = opts.get(name)
+  if (raw === undefined) return [...fallback]
+  const list = raw === '' ? [] : raw.split(',').map((x) => (x.trim() === '' ? Number.NaN : Number(x)))
+  if (list.some((r) => !Number.isFinite(r) || r <= 0)) throw new OptionError(`--${name}: expected positive numbers separated by commas, got '${raw}'`)
+  return list
 }

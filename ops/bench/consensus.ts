@@ -20,7 +20,7 @@ import { defaultReplicaConfig } from '../../consensus/config.ts'
 import { defaultTreeHeadIntervalMs } from '../../consensus/treeHeads.ts'
 import type { ConsensusClient } from '../../consensus/client.ts'
 import { makeWorkload, type Workload } from '../../consensus/testing/workload.ts'
-import { parseOptions, report, type Row } from './common.ts'
+import { numberOption, numbersOption, parseOptions, report, type Row } from './common.ts'
 import { readProc } from './e2e/procstat.ts'
 
 const crypto = nativeCrypto
@@ -102,14 +102,12 @@ async function withCpu(client: ConsensusClient, pids: readonly (number | undefin
 
 export async function main(args: string[]): Promise<number> {
   const opts = parseOptions(args)
-  const seconds = Number(opts.get('seconds') ?? 5)
-  const saturationCount = Number(opts.get('saturation') ?? 6000)
-  const treeHeadIntervalMs = Number(opts.get('tree-head-ms') ?? defaultTreeHeadIntervalMs)
-  const ratesOpt = opts.get('rates') ?? '100,200,500,1000'
-  const rates = ratesOpt === '' ? [] : ratesOpt.split(',').map(Number)
-  if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error(`--rates: expected positive numbers separated by commas, got '${ratesOpt}'`)
-  const proposeIntervalMs = Number(opts.get('propose-interval-ms') ?? defaultReplicaConfig().proposeIntervalMs)
-  if (!Number.isFinite(proposeIntervalMs) || proposeIntervalMs < 0) throw new Error(`--propose-interval-ms: expected a number ≥ 0, got '${opts.get('propose-interval-ms')}'`)
+  const seconds = numberOption(opts, 'seconds', 5, { min: 1 })
+  const saturationCount = numberOption(opts, 'saturation', 6000, { min: 0, integer: true })
+  const treeHeadIntervalMs = numberOption(opts, 'tree-head-ms', defaultTreeHeadIntervalMs, { min: 0 })
+  const rates = numbersOption(opts, 'rates', [100, 200, 500, 1000])
+  const proposeIntervalMs = numberOption(opts, 'propose-interval-ms', defaultReplicaConfig().proposeIntervalMs, { min: 0 })
+  const retransmitMs = numberOption(opts, 'retransmit-ms', 1000, { min: 1 }) // the client's default, as ingest runs it
   const dir = mkdtempSync(join(tmpdir(), 'zixt-bench-consensus-'))
   process.stdout.write(`consensus bench: data in ${dir}; pre-signing commands…\n`)
   const suspicions: string[] = []
@@ -117,7 +115,6 @@ export async function main(args: string[]): Promise<number> {
     dataDir: dir, replica: { viewTimeoutMs: 3000, proposeIntervalMs }, treeHeadIntervalMs,
     onLog: (i, l) => { if (l.includes('suspecting') || l.includes('differs')) suspicions.push(`${i}: ${l}`) },
   })
-  const retransmitMs = Number(opts.get('retransmit-ms') ?? 1000) // the client's default, as ingest runs it
   const client = cluster.client({ retransmitMs, deadlineMs: 120_000 })
   try {
     const w = makeWorkload(crypto, cluster.serviceKey)

@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
-import { environment, parseOptions, printTable, resultsDir, type Row } from './common.ts'
+import { environment, numberOption, numbersOption, parseOptions, printTable, resultsDir, type Row } from './common.ts'
 import { analyze, dist, type RunFigures } from './e2e/analyze.ts'
 import { startHarness, type Harness } from './e2e/harness.ts'
 import type { PhaseSpec } from './e2e/protocol.ts'
@@ -66,10 +66,10 @@ const ms = (n: number): number => Math.round(n * 10) / 10
 
 export async function main(args: string[]): Promise<number> {
   const opts = parseOptions(args)
-  const users = Number(opts.get('users') ?? 110)
-  const seconds = Number(opts.get('seconds') ?? 5)
-  const rates = (opts.get('rates') ?? '50,100,200,500').split(',').map(Number)
-  const sampleEvery = Number(opts.get('sample') ?? 50)
+  const users = numberOption(opts, 'users', 110, { min: 10, integer: true })
+  const seconds = numberOption(opts, 'seconds', 5, { min: 1 })
+  const rates = numbersOption(opts, 'rates', [50, 100, 200, 500])
+  const sampleEvery = numberOption(opts, 'sample', 50, { min: 1, integer: true })
   const sizes = threadSizes(users)
   const phases: PhaseSpec[] = [
     ...rates.map((rate) => ({ id: `g10-r${rate}`, threadSize: 10, rate, count: Math.min(20_000, Math.round(rate * seconds)) })),

@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { limits } from '../../domain/limits.ts'
-import { environment, parseOptions, printTable, resultsDir, type Row } from './common.ts'
+import { environment, numberOption, OptionError, parseOptions, printTable, resultsDir, type Row } from './common.ts'
 import { analyze } from './e2e/analyze.ts'
 import { now, startHarness } from './e2e/harness.ts'
 import type { MessageRecord, PhaseSpec } from './e2e/protocol.ts'
@@ -160,10 +160,11 @@ export function memoryVerdict(name: string, g: ReturnType<typeof growth>, minute
 
 export async function main(args: string[]): Promise<number> {
   const opts = parseOptions(args)
-  const minutes = Number(opts.get('minutes') ?? 2)
-  const rate = Number(opts.get('rate') ?? 50)
-  const users = Number(opts.get('users') ?? 22)
-  const killIndex = Number(opts.get('kill') ?? 1)
+  const minutes = numberOption(opts, 'minutes', 2, { min: 0.1 })
+  const rate = numberOption(opts, 'rate', 50, { min: 1 })
+  const users = numberOption(opts, 'users', 22, { min: 10, integer: true })
+  const killIndex = numberOption(opts, 'kill', 1, { min: 0, integer: true })
+  if (killIndex > 3) throw new OptionError(`--kill: a replica index 0–3, got ${killIndex}`)
   const sizes: number[] = []
   for (let left = users; left >= 10 && sizes.length < 100; left -= 10) sizes.push(10)
   if (users % 10 >= 2) sizes.push(2)
