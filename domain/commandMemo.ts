@@ -18,8 +18,8 @@
 // A command is warmed (checked ahead, on idle time) only while it waits to be executed. Under
 // load the warm-up queue lags behind execution: the primary executes new commands into its
 // next block, a backup re-executes a pre-prepare, before the warm-up reaches them, and warming
-// them then verified each command a second time (in the e2e bench at 500/s, a quarter of a
-// replica's CPU went to command signatures). So the memo also remembers which commands it saw
+// them then verified those a second time (in the e2e bench at 500/s the primary verified
+// 4,330 signatures for ≈3,150 commands). So the memo also remembers which commands it saw
 // executed lately (`executed`): the warm-up skips those.
 import { parseSignedCommand, type SignedDomainCommand, verifyCommandSignature } from './command.ts'
 import type { CryptoFacade } from './crypto/types.ts'

@@ -86,10 +86,10 @@ export function report(name: string, rows: readonly Row[], extra: { columns?: re
   return path
 }
 
-/** --name value / --flag options into a map; unknown ones are the caller's to refuse. */
 /** A bad command-line option: `npm run bench` prints its message alone and exits with 2. */
 export class OptionError extends Error {}
 
+/** --name value / --flag options into a map; unknown ones are the caller's to refuse. */
 export function parseOptions(args: readonly string[]): Map<string, string> {
   const out = new Map<string, string>()
   for (let i = 0; i < args.length; i++) {
