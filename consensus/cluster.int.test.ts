@@ -128,12 +128,14 @@ t.test('a replica that missed 1,000 blocks catches up; a rogue replica and a rog
   const pk3 = genesisProtocolKeys(c.genesis, 3, sk3, crypto)
   let sent = 0
   const noise = setInterval(() => {
-    const body: Body = { type: 'prepare', view: 0, height: 5, blockHash: crypto.randomBytes(32), certDigest: crypto.randomBytes(32) }
+    const body: Body = { type: 'checkpoint', height: 64, blockHash: crypto.randomBytes(32) }
+    const prepare: Body = { type: 'prepare', view: 0, height: 5, blockHash: crypto.randomBytes(32), certDigest: crypto.randomBytes(32) }
     const frames = [
       crypto.randomBytes(64), // not CBOR
       encodeSigned({ from: 3, body, sig: crypto.randomBytes(3309) }), // forged signature
       encodeSigned({ from: 1, body, sig: pk3.sign(encodeBody(body)) }), // claims to be replica 1
-      encodeSigned({ from: 3, body: { type: 'viewChange', newView: 7, committed: { height: 500, blockHash: crypto.randomBytes(32), headerView: 0, certificate: [] }, prepared: null }, sig: crypto.randomBytes(3309) }),
+      encodeSigned({ from: 1, body: prepare, sig: new Uint8Array(0) }), // an unsigned prepare on another replica's behalf
+      encodeSigned({ from: 3, body: { type: 'viewChange', newView: 7, committed: { height: 500, blockHash: crypto.randomBytes(32), headerView: 0, certificate: [] }, prepared: null, prePrepared: [] }, sig: crypto.randomBytes(3309) }),
     ]
     for (const ch of rogue) for (const f of frames) { ch.send(FrameTag.pbft, f); sent++ }
   }, 20)

@@ -3,7 +3,7 @@
 // primary's pre-prepare would stop verifying once forwarded inside a view change.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { decodeSigned, encodeBody, encodeSigned, type PrePrepare, type Signed } from './messages.ts'
+import { decodeSigned, encodeBody, encodeSigned, type PrePrepare, type Signed, type ViewChange } from './messages.ts'
 
 function prePrepare(commands: number, height: number): PrePrepare {
   return {
@@ -45,4 +45,24 @@ t.test('a changed byte in a command changes the body bytes: the signature no lon
 t.test('other messages carry no body bytes (they are small; their bodies are encoded to check)', async (t) => {
   const m: Signed = { from: 1, body: { type: 'prepare', view: 0, height: 3, blockHash: randomBytes(32), certDigest: randomBytes(32) }, sig: randomBytes(3309) }
   t.equal(decodeSigned(encodeSigned(m)).bodyBytes, undefined)
+})
+
+t.test('a view change: its prepared pre-prepare and pre-prepared blocks round-trip; malformed claims are refused', async (t) => {
+  const inner: Signed = { from: 3, body: prePrepare(4, 12), sig: randomBytes(3309) }
+  const claim = { view: 3, blockHash: randomBytes(32), certDigest: randomBytes(32) }
+  const vc = (over: Record<string, unknown> = {}): Signed => ({
+    from: 1, sig: randomBytes(3309),
+    body: { type: 'viewChange', newView: 8, committed: { height: 11, blockHash: randomBytes(32), headerView: 2, certificate: [] }, prepared: inner, prePrepared: [claim], ...over } as Signed['body'],
+  })
+  const m = vc()
+  const got = decodeSigned(encodeSigned(m))
+  t.same(encodeBody(got.body), encodeBody(m.body), 'the same body back')
+  const body = got.body as ViewChange
+  t.same(body.prepared?.bodyBytes, undefined, 'a pre-prepare inside a view change is checked by re-encoding (it is rare)')
+  t.same(encodeBody(body.prepared!.body), encodeBody(inner.body))
+  const none = vc({ prepared: null, prePrepared: [] })
+  t.same(encodeBody(decodeSigned(encodeSigned(none)).body), encodeBody(none.body), 'no claims')
+  t.throws(() => decodeSigned(encodeSigned(vc({ prePrepared: Array.from({ length: 17 }, () => claim) }))), /prePrepared: not a list of at most 16/)
+  t.throws(() => decodeSigned(encodeSigned(vc({ prePrepared: [{ ...claim, blockHash: randomBytes(31) }] }))), /blockHash: not a 32-byte hash/)
+  t.throws(() => decodeSigned(encodeSigned(vc({ prePrepared: [{ view: 1, blockHash: claim.blockHash }] }))), /prePrepared\[\]: unexpected fields/)
 })

@@ -1,14 +1,18 @@
 // PBFT wire messages (Castro & Liskov, OSDI '99 §4) and their canonical encoding.
-// Every replica message is signed by its sender's ML-DSA-65 operational key over
-// encode(body) under the context 'zixt/pbft/v1'; a receiver checks shape, then signature,
-// before the replica looks at it. Decoders throw on anything malformed; callers drop it.
+// Replica messages that are forwarded as proof (pre-prepares, view changes, new views,
+// checkpoints) are signed by the sender's ML-DSA-65 operational key over encode(body) under
+// the context 'zixt/pbft/v1'; prepares and commits travel unsigned over the channel that
+// authenticates their sender (a commit carries its certificate signature). A receiver checks
+// shape, then signature, before the replica looks at it. Decoders throw on anything
+// malformed; callers drop it.
 import { decode, encode, mapValueSpan, type Value } from '../domain/ledger/codec.ts'
 import type { CommitSignature } from '../domain/ledger/envelope.ts'
 
 export const PBFT_SIGNATURE_CONTEXT = 'zixt/pbft/v1'
 export const frameBytesMax = 80 * 1024 * 1024 // a blocks reply may carry fetchBlocksMax blocks
 export const batchBytesMax = 32 * 1024 * 1024
-export const proofItemsMax = 64 // view changes in a new view, prepares in a prepared proof
+export const proofItemsMax = 64 // view changes in a new view, signatures in a certificate
+export const prePreparedMax = 16 // blocks a view change reports pre-prepared at the next height
 
 export type Rejection = { readonly commandId: string; readonly code: string }
 
@@ -48,12 +52,22 @@ export type CommitProof = {
   readonly headerView: number
   readonly certificate: readonly CommitSignature[]
 }
-export type PreparedProof = { readonly prePrepare: Signed; readonly prepares: readonly Signed[] }
+/** A block pre-prepared at a height, identified as prepares and commits name it, and the latest view it was pre-prepared in. */
+export type PrePrepared = { readonly view: number; readonly blockHash: Uint8Array; readonly certDigest: Uint8Array }
+/**
+ * The sender's word on the height after `committed` (Castro & Liskov, ACM TOCS 2002, the
+ * view change of BFT without signed prepares). `prepared`: the pre-prepare, signed by its primary,
+ * of the block the sender prepared there (2f matching prepares received over authenticated
+ * channels), or null. `prePrepared`: every block it pre-prepared there, with the latest view.
+ * Neither can be proven to others: the new view's rule (replica.ts, planNewView) counts
+ * claims, so f liars cannot move it.
+ */
 export type ViewChange = {
   readonly type: 'viewChange'
   readonly newView: number
   readonly committed: CommitProof
-  readonly prepared: PreparedProof | null
+  readonly prepared: Signed | null
+  readonly prePrepared: readonly PrePrepared[]
 }
 export type NewView = { readonly type: 'newView'; readonly view: number; readonly viewChanges: readonly Signed[]; readonly prePrepare: Signed }
 export type Fetch = { readonly type: 'fetch'; readonly from: number; readonly count: number }
@@ -94,7 +108,8 @@ export function bodyToValue(b: Body): Value {
         type: b.type,
         newView: b.newView,
         committed: { ...b.committed, certificate: certToValue(b.committed.certificate) },
-        prepared: b.prepared === null ? null : { prePrepare: signedToValue(b.prepared.prePrepare), prepares: b.prepared.prepares.map(signedToValue) },
+        prepared: b.prepared === null ? null : signedToValue(b.prepared),
+        prePrepared: b.prePrepared.map((p) => ({ view: p.view, blockHash: p.blockHash, certDigest: p.certDigest })),
       }
     case 'newView':
       return { type: b.type, view: b.view, viewChanges: b.viewChanges.map(signedToValue), prePrepare: signedToValue(b.prePrepare) }
@@ -196,17 +211,17 @@ export function bodyFromValue(v: Value, depth = 0): Body {
       return { type, blocks: arr(o.blocks, 'blocks', 1024).map((b) => bytes(b, 'blocks[]', frameBytesMax)), agreedCount: nat(o.agreedCount, 'agreedCount') }
     case 'viewChange': {
       if (depth > 1) throw new MalformedMessage('viewChange nested too deep')
-      keys(o, ['type', 'newView', 'committed', 'prepared'], type)
+      keys(o, ['type', 'newView', 'committed', 'prepared', 'prePrepared'], type)
       const c = obj(o.committed, 'committed')
       keys(c, ['height', 'blockHash', 'headerView', 'certificate'], 'committed')
       const committed = { height: c.height === -1 ? -1 : nat(c.height, 'height'), blockHash: hash32(c.blockHash, 'blockHash'), headerView: nat(c.headerView, 'headerView'), certificate: certFromValue(c.certificate) }
-      let prepared: PreparedProof | null = null
-      if (o.prepared !== null) {
-        const p = obj(o.prepared, 'prepared')
-        keys(p, ['prePrepare', 'prepares'], 'prepared')
-        prepared = { prePrepare: signedFromValue(p.prePrepare!, depth + 1), prepares: arr(p.prepares, 'prepares', proofItemsMax).map((x) => signedFromValue(x, depth + 1)) }
-      }
-      return { type, newView: nat(o.newView, 'newView'), committed, prepared }
+      const prepared = o.prepared === null ? null : signedFromValue(o.prepared!, depth + 1)
+      const prePrepared = arr(o.prePrepared, 'prePrepared', prePreparedMax).map((x) => {
+        const p = obj(x, 'prePrepared[]')
+        keys(p, ['view', 'blockHash', 'certDigest'], 'prePrepared[]')
+        return { view: nat(p.view, 'view'), blockHash: hash32(p.blockHash, 'blockHash'), certDigest: hash32(p.certDigest, 'certDigest') }
+      })
+      return { type, newView: nat(o.newView, 'newView'), committed, prepared, prePrepared }
     }
     case 'newView': {
       if (depth > 0) throw new MalformedMessage('newView nested')

@@ -9,12 +9,20 @@
 // - The pre-prepare carries the whole batch; every backup re-executes it and accepts only if
 //   it gets the same block hash (which covers events, eventsRoot, treeRoot and header) and the
 //   same rejections. Otherwise it suspects the primary and moves to a view change.
-// - Commits carry, besides the protocol signature, a signature over
-//   commitMessage(headerView, height, blockHash); 2f+1 of those from one view are the block's
-//   certificate, so a stored block proves itself to a replica doing state transfer.
-// - View change: each replica reports its last committed block (with certificate) and its
-//   latest prepared proof for the next height; the new primary re-proposes the prepared block
-//   of the highest view, unchanged, or nothing.
+// - A commit carries a signature over commitMessage(headerView, height, blockHash); 2f+1 of
+//   those from one view are the block's certificate, so a stored block proves itself to a
+//   replica doing state transfer.
+// - Prepares and commits are not signed: each travels over the TLS channel that authenticates
+//   its sender, and is never forwarded (a commit carries its certificate signature, which is).
+//   Per block that saves each backup one ML-DSA signature and the verification of the others'
+//   prepares.
+// - View change: each replica reports its last committed block (with certificate) and, for the
+//   next height, the pre-prepare it prepared (signed by its primary) and every block it
+//   pre-prepared, with the latest view. None of that proves a prepare quorum, so the new
+//   primary decides by counting claims (Castro & Liskov, ACM TOCS 2002, BFT without signed
+//   prepares; planNewView): re-propose a prepared block when 2f+1 reports do not contradict
+//   it and f+1 pre-prepared it in that view or later, propose afresh when 2f+1 prepared
+//   nothing, else wait for more view changes. f liars cannot satisfy either count alone.
 //
 // Ownership: step() takes the state by value in spirit but updates it in place for O(1)
 // inputs; callers must use the returned state and drop the one they passed.
@@ -25,7 +33,7 @@ import type { App, CommandResult, Execution, ProtocolKeys } from './app.ts'
 import type { ReplicaConfig } from './config.ts'
 import {
   type Body, type Checkpoint, type Commit, type CommitProof, type NewView, type PrePrepare, type Prepare,
-  type PreparedProof, type Signed, type ViewChange, decodeSigned, encodeBody, encodeCertificate, encodeSigned,
+  type PrePrepared, type Signed, type ViewChange, decodeSigned, encodeBody, encodeCertificate, encodeSigned, prePreparedMax,
 } from './messages.ts'
 
 export type Input =
@@ -77,7 +85,8 @@ export type ReplicaState<S> = {
   learnedAgreed: AgreedCertificate | null // the tip's agreed certificate, learned by state transfer, not yet stored
   slot: Slot<S> | null
   votes: Votes
-  preparedProof: (PreparedProof & { readonly height: number; readonly view: number }) | null
+  preparedProof: { readonly prePrepare: Signed; readonly height: number; readonly view: number } | null
+  prePrepared: { height: number; blocks: PrePrepared[] } // what we pre-prepared at `height` (tip + 1), latest view per block
   pending: Map<string, Uint8Array> // commandId → command, arrival order
   early: Signed[] // messages for heights above the next one, or a new view waiting for catch-up
   viewChanges: Map<number, Map<number, Signed>> // new view → replica → view change
@@ -116,7 +125,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
   return {
     id, config, view: 0, mode: 'normal', app, tip, tipAgreed: false, learnedAgreed: null, slot: null,
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
-    preparedProof: null, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
+    preparedProof: null, prePrepared: { height: tip.height + 1, blocks: [] }, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
     results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedOnStart: false, probedFor: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, lastCommit: null, tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
@@ -143,14 +152,16 @@ type Ctx<S> = { readonly s: ReplicaState<S>; readonly now: number; readonly env:
 const quorum = (s: ReplicaState<unknown>): number => 2 * s.config.f + 1
 const isPrimary = (s: ReplicaState<unknown>): boolean => primaryOf(s.view, s.config.n) === s.id
 
-// Commits are never forwarded (view changes prove commitment with the certificate
-// signatures they carry), and every message arrives over a channel authenticated by the
-// sender's operational key, so a commit's only signature is its certificate signature,
-// checked on receipt. That saves one ML-DSA signature per replica per block.
+// Prepares and commits are never forwarded (view changes prove commitment with the
+// certificate signatures commits carry, and report prepared blocks as claims), and every
+// message arrives over a channel authenticated by the sender's operational key: neither is
+// signed, and a commit's only signature is its certificate signature, checked on receipt.
+// That saves two ML-DSA signatures per backup per block, and the prepares' verifications.
 const unsigned = new Uint8Array(0)
+const channelOnly = (b: Body): boolean => b.type === 'prepare' || b.type === 'commit'
 
 function sign<S>(c: Ctx<S>, body: Body, to?: number): Signed {
-  const sig = body.type === 'commit' ? unsigned : c.env.keys.sign(encodeBody(body))
+  const sig = channelOnly(body) ? unsigned : c.env.keys.sign(encodeBody(body))
   const signed: Signed = { from: c.s.id, body, sig }
   const bytes = encodeSigned(signed)
   c.fx.push(to === undefined ? { kind: 'broadcast', bytes } : { kind: 'send', to, bytes })
@@ -294,11 +305,10 @@ function onMessage<S>(c: Ctx<S>, from: number, bytes: Uint8Array): void {
     return drop(c, `from ${from}: malformed message: ${(e as Error).message}`)
   }
   if (m.from !== from || from === c.s.id) return drop(c, `from ${from}: claims to be ${m.from}`)
-  // A prepare that cannot count is not worth an ML-DSA verification (each block brings each
-  // replica one: 2f of the 3 other prepares suffice). Its only use is to show the peer may
+  // A prepare that cannot count (2f of the 3 other prepares suffice) only shows the peer may
   // lack our commit, and answering that with our own commit is safe whoever sent it.
   if (m.body.type === 'prepare' && cannotCount(c.s, m.body)) return void future(c, m, m.body.view, m.body.height)
-  if (m.body.type !== 'commit' && !verified(c, m)) return drop(c, `from ${from}: bad signature on ${m.body.type}`)
+  if (!channelOnly(m.body) && !verified(c, m)) return drop(c, `from ${from}: bad signature on ${m.body.type}`)
   dispatch(c, m)
 }
 
@@ -436,9 +446,21 @@ function certDigestOf<S>(c: Ctx<S>, b: PrePrepare): Uint8Array {
 }
 
 function acceptPrePrepare<S>(c: Ctx<S>, m: Signed, b: PrePrepare, exec: Execution<S>): void {
-  c.s.slot = { prePrepare: m, body: b, certDigest: certDigestOf(c, b), exec, prepared: false, commitSent: false }
+  const certDigest = certDigestOf(c, b)
+  c.s.slot = { prePrepare: m, body: b, certDigest, exec, prepared: false, commitSent: false }
+  notePrePrepared(c.s, b.height, { view: b.view, blockHash: b.blockHash, certDigest })
   replayEarly(c)
 }
+
+/** Castro's Q for the next height: each block we pre-prepared there, with the latest view (the newest prePreparedMax). */
+function notePrePrepared(s: ReplicaState<unknown>, height: number, p: PrePrepared): void {
+  if (s.prePrepared.height !== height) s.prePrepared = { height, blocks: [] }
+  const others = s.prePrepared.blocks.filter((q) => !sameBlock(q, p))
+  s.prePrepared.blocks = [...others, p].slice(-prePreparedMax)
+}
+
+const sameBlock = (a: { readonly blockHash: Uint8Array; readonly certDigest: Uint8Array }, b: { readonly blockHash: Uint8Array; readonly certDigest: Uint8Array }): boolean =>
+  equalBytes(a.blockHash, b.blockHash) && equalBytes(a.certDigest, b.certDigest)
 
 function onPrepare<S>(c: Ctx<S>, m: Signed, b: Prepare): void {
   const { s } = c
@@ -467,7 +489,7 @@ function checkQuorums<S>(c: Ctx<S>): void {
     const matching = [...s.votes.prepares.values()].filter((p) => equalBytes((p.body as Prepare).blockHash, slot.body.blockHash) && equalBytes((p.body as Prepare).certDigest, slot.certDigest))
     if (matching.length >= 2 * s.config.f) {
       slot.prepared = true
-      s.preparedProof = { prePrepare: slot.prePrepare, prepares: matching.slice(0, 2 * s.config.f), height: slot.body.height, view: s.view }
+      s.preparedProof = { prePrepare: slot.prePrepare, height: slot.body.height, view: s.view }
     }
   }
   if (slot.prepared && !slot.commitSent) {
@@ -511,6 +533,7 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   s.resend = { at: c.now, messages: [] }
   if (h > 0 && h % s.config.checkpointInterval === 0) s.checkpointHashes.set(h, exec.blockHash)
   if (s.preparedProof !== null && s.preparedProof.height <= h) s.preparedProof = null
+  if (s.prePrepared.height <= h) s.prePrepared = { height: h + 1, blocks: [] }
   for (const r of exec.results) s.pending.delete(r.commandId)
   s.unpersisted.set(h, exec.results)
   s.counters.committedBlocks++
@@ -714,13 +737,23 @@ function startViewChange<S>(c: Ctx<S>, newView: number): void {
   s.resend = { at: c.now, messages: [] }
   s.votes = { height: s.tip.height + 1, view: newView, prepares: new Map(), commits: new Map() }
   s.deadline = c.now + timeout(s)
-  const pp = s.preparedProof !== null && s.preparedProof.height === s.tip.height + 1 ? s.preparedProof : null
+  const next = s.tip.height + 1
+  const pp = s.preparedProof !== null && s.preparedProof.height === next ? s.preparedProof : null
   const body: ViewChange = {
     type: 'viewChange', newView, committed: commitProof(s),
-    prepared: pp === null ? null : { prePrepare: pp.prePrepare, prepares: pp.prepares },
+    prepared: pp === null ? null : pp.prePrepare,
+    prePrepared: prePreparedReport(c, next, pp),
   }
   const signed = sign(c, body)
   recordViewChange(c, signed, body)
+}
+
+/** Our pre-prepared blocks at `height`, the prepared one among them even if newer ones pushed it out. */
+function prePreparedReport<S>(c: Ctx<S>, height: number, pp: { readonly prePrepare: Signed; readonly view: number } | null): readonly PrePrepared[] {
+  const blocks = c.s.prePrepared.height === height ? c.s.prePrepared.blocks : []
+  if (pp === null || pp.prePrepare.body.type !== 'prePrepare') return blocks
+  const mine = { view: pp.view, blockHash: pp.prePrepare.body.blockHash, certDigest: certDigestOf(c, pp.prePrepare.body) }
+  return blocks.some((q) => q.view >= mine.view && sameBlock(q, mine)) ? blocks : [...blocks.filter((q) => !sameBlock(q, mine)).slice(-(prePreparedMax - 1)), mine]
 }
 
 function onViewChange<S>(c: Ctx<S>, m: Signed, b: ViewChange): void {
@@ -766,20 +799,18 @@ function checkViewChange<S>(c: Ctx<S>, b: ViewChange): string | null {
   } else if (cp.height === s.tip.height && equalBytes(cp.blockHash, s.tip.hash)) {
     // our own committed tip: already verified
   } else if (!certificateValid(c, cp.headerView, cp.height, cp.blockHash, cp.certificate)) return 'committed proof does not verify'
+  if (b.prePrepared.some((q) => q.view >= b.newView)) return 'pre-prepared in a view not yet left'
+  if (b.prePrepared.some((q, i) => b.prePrepared.findIndex((o) => sameBlock(o, q)) !== i)) return 'a block pre-prepared twice'
   if (b.prepared === null) return null
-  const pp = b.prepared.prePrepare
-  if (pp.body.type !== 'prePrepare') return 'prepared proof without pre-prepare'
+  const pp = b.prepared
+  if (pp.body.type !== 'prePrepare') return 'prepared claim without pre-prepare'
   const ppb = pp.body
-  if (ppb.height !== cp.height + 1 || ppb.view >= b.newView) return 'prepared proof for the wrong height or view'
+  if (ppb.height !== cp.height + 1 || ppb.view >= b.newView) return 'prepared claim for the wrong height or view'
   if (pp.from !== primaryOf(ppb.view, s.config.n) || !verified(c, pp)) return 'prepared pre-prepare not signed by its primary'
-  const from = new Set<number>()
+  // whoever prepared a block pre-prepared it in that view or later
   const digest = certDigestOf(c, ppb)
-  for (const p of b.prepared.prepares) {
-    if (p.body.type !== 'prepare' || p.body.view !== ppb.view || p.body.height !== ppb.height || !equalBytes(p.body.blockHash, ppb.blockHash) || !equalBytes(p.body.certDigest, digest)) return 'prepare does not match'
-    if (p.from === pp.from || from.has(p.from) || !verified(c, p)) return 'prepare signer invalid'
-    from.add(p.from)
-  }
-  return from.size >= 2 * s.config.f ? null : 'too few prepares'
+  if (!b.prePrepared.some((q) => q.view >= ppb.view && equalBytes(q.blockHash, ppb.blockHash) && equalBytes(q.certDigest, digest))) return 'prepared block not among the pre-prepared'
+  return null
 }
 
 /**
@@ -798,18 +829,45 @@ function certificateValid<S>(c: Ctx<S>, headerView: number, height: number, bloc
   return seen.size >= quorum(c.s)
 }
 
-type NewViewPlan = { readonly maxCommitted: number; readonly reproposal: PrePrepare | null }
+/**
+ * What a new view proposes at maxCommitted + 1: `reproposal` (a prepared block, unchanged),
+ * `fresh` (nothing was prepared: a new batch), or `wait` (the view changes so far decide
+ * nothing: wait for more). Castro & Liskov's rules for view changes whose prepared claims
+ * cannot be proven, with n ≥ 3f+1 and the reports in `vcs` from distinct replicas:
+ * - a block B prepared in view v (some report's claim) is re-proposed when (A1) 2f+1 reports
+ *   claim nothing prepared there, or a lower view, or B in v, and (A2) f+1 reports
+ *   pre-prepared B in v or a later view;
+ * - nothing is re-proposed when (B) 2f+1 reports claim nothing prepared there.
+ * If B committed in view v, f+1 correct replicas prepared it and report B in v or later:
+ * every 2f+1 reports hold one, so B is never outvoted (A1 for a block of a later view needs a
+ * correct replica that pre-prepared it there, which only a new view choosing it allows) and
+ * rule B never holds. A report committed below maxCommitted says nothing about that height.
+ * The primary decides once the reports allow it; backups recompute the decision from the
+ * reports the new view carries, so it is a function of those alone.
+ */
+export type NewViewPlan =
+  | { readonly maxCommitted: number; readonly decision: 'reproposal'; readonly reproposal: PrePrepare }
+  | { readonly maxCommitted: number; readonly decision: 'fresh' }
+  | { readonly maxCommitted: number; readonly decision: 'wait' }
 
-function planNewView(vcs: readonly ViewChange[]): NewViewPlan {
+export function planNewView(vcs: readonly ViewChange[], f: number, digestOf: (pp: PrePrepare) => Uint8Array): NewViewPlan {
   let maxCommitted = -1
   for (const v of vcs) maxCommitted = Math.max(maxCommitted, v.committed.height)
-  let best: PrePrepare | null = null
-  for (const v of vcs) {
-    const pp = v.prepared?.prePrepare.body
-    if (pp === undefined || pp.type !== 'prePrepare' || pp.height !== maxCommitted + 1) continue
-    if (best === null || pp.view > best.view) best = pp
+  const at = (v: ViewChange) => v.committed.height === maxCommitted // reports about maxCommitted + 1
+  const claims = vcs.map((v) => {
+    const b = v.prepared?.body
+    return b !== undefined && b.type === 'prePrepare' && at(v) && b.height === maxCommitted + 1 ? { view: b.view, blockHash: b.blockHash, certDigest: digestOf(b), body: b } : null
+  })
+  // the highest view first; one view's claims in byte order (two blocks prepared in one view
+  // cannot both be true; the order only makes the choice the same everywhere)
+  const candidates = claims.filter((x) => x !== null).sort((a, b) => b.view - a.view || Buffer.compare(a.blockHash, b.blockHash) || Buffer.compare(a.certDigest, b.certDigest))
+  for (const cand of candidates) {
+    const a1 = claims.filter((x) => x === null || x.view < cand.view || (x.view === cand.view && sameBlock(x, cand))).length
+    const a2 = vcs.filter((v) => at(v) && v.prePrepared.some((q) => q.view >= cand.view && sameBlock(q, cand))).length
+    if (a1 >= 2 * f + 1 && a2 >= f + 1) return { maxCommitted, decision: 'reproposal', reproposal: cand.body }
   }
-  return { maxCommitted, reproposal: best }
+  if (claims.filter((x) => x === null).length >= 2 * f + 1) return { maxCommitted, decision: 'fresh' }
+  return { maxCommitted, decision: 'wait' }
 }
 
 function maybeNewView<S>(c: Ctx<S>): void {
@@ -817,18 +875,19 @@ function maybeNewView<S>(c: Ctx<S>): void {
   if (s.mode !== 'viewChange' || !isPrimary(s)) return
   const set = s.viewChanges.get(s.view)
   if (set === undefined || set.size < quorum(s) || !set.has(s.id)) return
-  const chosen = [...set.values()].sort((a, b) => a.from - b.from).slice(0, quorum(s))
-  const plan = planNewView(chosen.map((m) => m.body as ViewChange))
+  const chosen = [...set.values()].sort((a, b) => a.from - b.from)
+  const plan = planNewView(chosen.map((m) => m.body as ViewChange), s.config.f, (pp) => certDigestOf(c, pp))
   if (plan.maxCommitted > s.tip.height) {
     maybeFetch(c)
     return // catch up first; the next input retries
   }
+  if (plan.decision === 'wait') return // the next view change may decide it
   s.mode = 'normal'
   s.viewChangeAttempts = 0
   s.deadline = null
   s.votes = { height: s.tip.height + 1, view: s.view, prepares: new Map(), commits: new Map() }
   let pp: Signed | null = null
-  if (plan.reproposal !== null && plan.reproposal.height === s.tip.height + 1) {
+  if (plan.decision === 'reproposal' && plan.reproposal.height === s.tip.height + 1) {
     const r = plan.reproposal
     const body: PrePrepare = { ...r, view: s.view }
     pp = { from: s.id, body, sig: c.env.keys.sign(encodeBody(body)) }
@@ -865,13 +924,14 @@ function onNewView<S>(c: Ctx<S>, m: Signed, b: NewView): void {
     vcs.push(v.body)
   }
   if (senders.size < quorum(s)) return drop(c, 'new view: too few view changes')
-  const plan = planNewView(vcs)
+  const plan = planNewView(vcs, s.config.f, (pp) => certDigestOf(c, pp))
+  if (plan.decision === 'wait') return drop(c, 'new view: its view changes decide nothing')
   const pp = b.prePrepare
   if (pp.from !== m.from || pp.body.type !== 'prePrepare' || pp.body.view !== b.view || pp.body.height !== plan.maxCommitted + 1 || !verified(c, pp)) {
     return drop(c, 'new view: pre-prepare does not match the view')
   }
   const ppb = pp.body
-  if (plan.reproposal === null) {
+  if (plan.decision === 'fresh') {
     if (ppb.batch.length !== 0) return drop(c, 'new view: fresh batch where nothing was prepared')
   } else {
     const r = plan.reproposal

@@ -7,11 +7,12 @@ import { simulate, type Behaviour, type SimOptions } from './simulator.ts'
 
 const lossy = { healAtMs: 2500, dropRate: 0.05, duplicateRate: 0.05, corruptRate: 0.02, delayMs: [1, 15] as const, timeLimitMs: 120_000 }
 
-function check(t: Test, o: SimOptions): void {
+function check(t: Test, o: SimOptions): ReturnType<typeof simulate> {
   const r = simulate(o)
   t.same(r.violations, [], `seed ${o.seed}: no safety violation`)
   t.ok(r.ledgerMatches, `seed ${o.seed}: correct replicas hold identical ledgers`)
   t.equal(r.acknowledged, r.submitted, `seed ${o.seed}: every submitted command acknowledged (heights ${r.heights.join(',')}, view ${r.maxView})`)
+  return r
 }
 
 t.test('lossy network, all replicas correct', async (t) => {
@@ -60,7 +61,7 @@ t.test('a replica that stays down (f = 1)', async (t) => {
   for (let seed = 1; seed <= 6; seed++) check(t, { seed, commands: 100, ...lossy, crash: { replica: seed % 4, atMs: 100 } })
 })
 
-const behaviours: Behaviour[] = ['equivocate', 'forge', 'replay', 'wrongHash', 'bogusViewChange', 'silent']
+const behaviours: Behaviour[] = ['equivocate', 'forge', 'replay', 'wrongHash', 'bogusViewChange', 'lyingViewChange', 'silent']
 for (const behaviour of behaviours) {
   t.test(`one Byzantine replica: ${behaviour}`, async (t) => {
     for (let seed = 1; seed <= 6; seed++) check(t, { seed, commands: 80, ...lossy, byzantine: { replica: seed % 4, behaviour } })
@@ -81,6 +82,18 @@ t.test('primary rotation and checkpoints under load', async (t) => {
   t.same(r.violations, [])
   t.equal(r.acknowledged, 400)
   t.ok(r.maxView >= 5, `primary rotated (view ${r.maxView})`)
+})
+
+t.test('a replica lying in view changes while views change every few blocks', async (t) => {
+  // Prepared claims are not proven (prepares are unsigned), so a liar's view change may hide a
+  // block it prepared or claim one of its own making, validly signed in a view it led. With
+  // the primary rotating every 3 blocks on a lossy network, view changes happen with blocks
+  // in flight; the new view's counting rule must keep every committed block.
+  let views = 0
+  for (let seed = 1; seed <= 12; seed++) {
+    views += check(t, { seed, commands: 120, submitEveryMs: 3, ...lossy, config: { rotateEveryBlocks: 3, batchCommandsMax: 4 }, byzantine: { replica: seed % 4, behaviour: 'lyingViewChange' } }).maxView
+  }
+  t.ok(views >= 12 * 10, `views changed (${views} in 12 runs)`)
 })
 
 t.test('the same seed gives the same run', async (t) => {
@@ -108,16 +121,17 @@ t.test('a proposal interval: fewer, fuller blocks, still safe and live under fau
   }
 })
 
-t.test('a prepare that can no longer count is not verified', async (t) => {
-  // Per block, the primary needs 2f of the 3 backups' prepares and a backup 2f − 1 of the
-  // other two: the rest arrive after the slot is prepared. Verifying every prepare and the
-  // pre-prepare is 3 verifications per replica and block (3.4 with this run's checkpoints,
-  // every 8 blocks); skipping the late ones saves ≈ 1 (2.4 in this run).
+t.test('prepares and commits carry no protocol signature: a block costs a backup one verification, its pre-prepare', async (t) => {
+  // Signed prepares cost each replica 2–3 verifications per block (3.4 per replica and block
+  // with the pre-prepare and this run's checkpoints, every 8 blocks; 2.4 once the prepares
+  // that could no longer count were skipped). Unsigned, over authenticated channels: the
+  // backups' pre-prepare (3 of 4 replicas) and the checkpoints (1.18 in this run). Commit
+  // certificate signatures are counted apart.
   const r = simulate({ seed: 5, commands: 200, submitEveryMs: 3, delayMs: [1, 8] })
   t.same(r.violations, [])
   t.equal(r.acknowledged, 200)
   const blocks = Math.min(...r.heights)
   const perReplicaBlock = r.messageVerifications / (4 * blocks)
-  t.ok(perReplicaBlock < 2.6, `${perReplicaBlock.toFixed(2)} verifications per replica and block (${blocks} blocks)`)
+  t.ok(perReplicaBlock < 1.3, `${perReplicaBlock.toFixed(2)} verifications per replica and block (${blocks} blocks)`)
   t.equal(r.badSignatures, 0)
 })

@@ -9,11 +9,11 @@ import { seededRng } from '../../domain/ledger/testing/prng.ts'
 import { nativeCrypto } from '../../domain/crypto/native.ts'
 import type { App, CommandResult, ProtocolKeys } from '../app.ts'
 import { defaultReplicaConfig, type ReplicaConfig } from '../config.ts'
-import { decodeSigned, encodeBody, encodeSigned, type Body, type PrePrepare, type Signed } from '../messages.ts'
-import { initialReplica, step, type Effect, type Env, type Input, type ReplicaState } from '../replica.ts'
+import { decodeSigned, encodeBody, encodeCertificate, encodeSigned, type Body, type PrePrepare, type Signed } from '../messages.ts'
+import { initialReplica, primaryOf, step, type Effect, type Env, type Input, type ReplicaState } from '../replica.ts'
 import { testApp, testCommand, testGenesis, type TestState } from './testApp.ts'
 
-export type Behaviour = 'equivocate' | 'forge' | 'replay' | 'wrongHash' | 'bogusViewChange' | 'silent'
+export type Behaviour = 'equivocate' | 'forge' | 'replay' | 'wrongHash' | 'bogusViewChange' | 'lyingViewChange' | 'silent'
 
 export type SimOptions = {
   readonly seed: number
@@ -258,6 +258,20 @@ export function simulate(o: SimOptions): SimResult {
       }
       case 'bogusViewChange':
         return transmit(i, to, bytes)
+      case 'lyingViewChange': {
+        // Its view changes lie about the next height, in the two ways a claim cannot be checked:
+        // nothing prepared (hiding a block it prepared), or a block of its own making prepared in
+        // the latest view it led, under a valid signature (it was that view's primary).
+        if (m.body.type !== 'viewChange') return transmit(i, to, bytes)
+        const b = m.body
+        let led = b.newView - 1
+        while (led >= 0 && primaryOf(led, n) !== i) led--
+        if (led < 0 || rng.int(2) === 0) return transmit(i, to, resign({ ...b, prepared: null, prePrepared: [] }))
+        const fake: PrePrepare = { type: 'prePrepare', view: led, height: b.committed.height + 1, time: now, headerView: led, proposer: i, batch: [testCommand(`lie${now}`, 7)], blockHash: rng.bytes(32), rejected: [], prevCertificate: [] }
+        const prepared: Signed = { from: i, body: fake, sig: k.sign(encodeBody(fake)) }
+        const certDigest = app.digest(encodeCertificate([]))
+        return transmit(i, to, resign({ ...b, prepared, prePrepared: [{ view: led, blockHash: fake.blockHash, certDigest }] }))
+      }
     }
   }
 
@@ -270,11 +284,15 @@ export function simulate(o: SimOptions): SimResult {
     if (byz.behaviour === 'bogusViewChange') {
       const v = node.state.view + 1 + rng.int(3)
       const fakeCert = [0, 1, 2].map((r) => ({ replica: r, keyId: `k${r}`, signature: rng.bytes(32) }))
-      const fakePrepares: Signed[] = [1, 2].map((r) => ({ from: (i + r) % n, body: { type: 'prepare', view: v - 1, height: node.state.tip.height + 1, blockHash: rng.bytes(32), certDigest: rng.bytes(32) }, sig: rng.bytes(32) }))
+      const tip = { height: node.state.tip.height, blockHash: node.state.tip.hash, headerView: node.state.tip.headerView, certificate: node.state.tip.certificate }
+      const claim = { view: v - 1, blockHash: rng.bytes(32), certDigest: rng.bytes(32) }
+      // a pre-prepare said to come from another replica, the primary of v - 1, under a forged signature
+      const forged: Signed = { from: primaryOf(v - 1, n), body: { type: 'prePrepare', view: v - 1, height: tip.height + 1, time: now, headerView: v - 1, proposer: primaryOf(v - 1, n), batch: [], blockHash: claim.blockHash, rejected: [], prevCertificate: [] }, sig: rng.bytes(32) }
       const bodies: Body[] = [
-        { type: 'viewChange', newView: v, committed: { height: node.state.tip.height + 50, blockHash: rng.bytes(32), headerView: 0, certificate: fakeCert }, prepared: null },
-        { type: 'viewChange', newView: v, committed: { height: node.state.tip.height, blockHash: node.state.tip.hash, headerView: node.state.tip.headerView, certificate: node.state.tip.certificate }, prepared: { prePrepare: fakePrepares[0]!, prepares: fakePrepares } },
-        { type: 'newView', view: v, viewChanges: [], prePrepare: fakePrepares[0]! },
+        { type: 'viewChange', newView: v, committed: { height: tip.height + 50, blockHash: rng.bytes(32), headerView: 0, certificate: fakeCert }, prepared: null, prePrepared: [] },
+        { type: 'viewChange', newView: v, committed: tip, prepared: forged, prePrepared: [claim] },
+        { type: 'viewChange', newView: v, committed: tip, prepared: null, prePrepared: [{ ...claim, view: v }] }, // pre-prepared in the view it asks to enter
+        { type: 'newView', view: v, viewChanges: [], prePrepare: forged },
       ]
       for (let j = 0; j < n; j++) if (j !== i) transmit(i, j, resign(bodies[rng.int(bodies.length)]!))
     }
