@@ -85,7 +85,7 @@ export type ReplicaState<S> = {
   learnedAgreed: AgreedCertificate | null // the tip's agreed certificate, learned by state transfer, not yet stored
   slot: Slot<S> | null
   votes: Votes
-  preparedProof: { readonly prePrepare: Signed; readonly height: number; readonly view: number } | null
+  preparedProof: { readonly prePrepare: Signed; readonly height: number; readonly view: number; readonly certDigest: Uint8Array } | null
   prePrepared: { height: number; blocks: PrePrepared[] } // what we pre-prepared at `height` (tip + 1), latest view per block
   pending: Map<string, Uint8Array> // commandId → command, arrival order
   early: Signed[] // messages for heights above the next one, or a new view waiting for catch-up
@@ -489,7 +489,7 @@ function checkQuorums<S>(c: Ctx<S>): void {
     const matching = [...s.votes.prepares.values()].filter((p) => equalBytes((p.body as Prepare).blockHash, slot.body.blockHash) && equalBytes((p.body as Prepare).certDigest, slot.certDigest))
     if (matching.length >= 2 * s.config.f) {
       slot.prepared = true
-      s.preparedProof = { prePrepare: slot.prePrepare, height: slot.body.height, view: s.view }
+      s.preparedProof = { prePrepare: slot.prePrepare, height: slot.body.height, view: s.view, certDigest: slot.certDigest }
     }
   }
   if (slot.prepared && !slot.commitSent) {
@@ -749,10 +749,10 @@ function startViewChange<S>(c: Ctx<S>, newView: number): void {
 }
 
 /** Our pre-prepared blocks at `height`, the prepared one among them even if newer ones pushed it out. */
-function prePreparedReport<S>(c: Ctx<S>, height: number, pp: { readonly prePrepare: Signed; readonly view: number } | null): readonly PrePrepared[] {
+function prePreparedReport<S>(c: Ctx<S>, height: number, pp: ReplicaState<S>['preparedProof']): readonly PrePrepared[] {
   const blocks = c.s.prePrepared.height === height ? c.s.prePrepared.blocks : []
   if (pp === null || pp.prePrepare.body.type !== 'prePrepare') return blocks
-  const mine = { view: pp.view, blockHash: pp.prePrepare.body.blockHash, certDigest: certDigestOf(c, pp.prePrepare.body) }
+  const mine = { view: pp.view, blockHash: pp.prePrepare.body.blockHash, certDigest: pp.certDigest }
   return blocks.some((q) => q.view >= mine.view && sameBlock(q, mine)) ? blocks : [...blocks.filter((q) => !sameBlock(q, mine)).slice(-(prePreparedMax - 1)), mine]
 }
 
@@ -808,8 +808,8 @@ function checkViewChange<S>(c: Ctx<S>, b: ViewChange): string | null {
   if (ppb.height !== cp.height + 1 || ppb.view >= b.newView) return 'prepared claim for the wrong height or view'
   if (pp.from !== primaryOf(ppb.view, s.config.n) || !verified(c, pp)) return 'prepared pre-prepare not signed by its primary'
   // whoever prepared a block pre-prepared it in that view or later
-  const digest = certDigestOf(c, ppb)
-  if (!b.prePrepared.some((q) => q.view >= ppb.view && equalBytes(q.blockHash, ppb.blockHash) && equalBytes(q.certDigest, digest))) return 'prepared block not among the pre-prepared'
+  const mine = { blockHash: ppb.blockHash, certDigest: certDigestOf(c, ppb) }
+  if (!b.prePrepared.some((q) => q.view >= ppb.view && sameBlock(q, mine))) return 'prepared block not among the pre-prepared'
   return null
 }
 

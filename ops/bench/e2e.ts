@@ -131,8 +131,9 @@ export async function main(args: string[]): Promise<number> {
   ]
   for (const n of notes) log(`note: ${n}`)
   const stamp = started.toISOString().replace(/[:.]/g, '-')
-  const jsonPath = join(resultsDir(), `e2e-${stamp}.json`)
-  const htmlPath = join(resultsDir(), `e2e-${stamp}.html`)
+  const dir = resultsDir()
+  const jsonPath = join(dir, `e2e-${stamp}.json`)
+  const htmlPath = join(dir, `e2e-${stamp}.html`)
   const body = { name: 'e2e', finishedAt: new Date().toISOString(), environment: environment(), options: { users, seconds, rates, sampleEvery, sizes }, notes, rows, ratios, cpu, figures, checks }
   writeFileSync(jsonPath, `${JSON.stringify(body, null, 2)}\n`)
   writeFileSync(htmlPath, renderReport(body))

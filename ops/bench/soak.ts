@@ -248,8 +248,9 @@ export async function main(args: string[]): Promise<number> {
   const rssSeries: Series[] = [...h.sampler.samples.entries()].filter(([name]) => name !== 'loadgen').map(([name, list]) => ({ name, color: colorOf(name), points: list.filter((s) => s.at >= t0 - 5000).map((s) => [(s.at - t0) / 60_000, s.rssMb] as [number, number]).filter((p) => p[0] >= 0) }))
   const heapSeries: Series[] = [...h.sampler.samples.entries()].filter(([, list]) => list.some((s) => s.heapUsedMb !== undefined)).map(([name, list]) => ({ name, color: colorOf(name), points: heapFloor(list.filter((s) => s.at >= t0)).map((p) => [(p.at - t0) / 60_000, p.mb] as [number, number]) }))
   const stamp = started.toISOString().replace(/[:.]/g, '-')
-  const htmlPath = join(resultsDir(), `soak-${stamp}.html`)
-  const jsonPath = join(resultsDir(), `soak-${stamp}.json`)
+  const dir = resultsDir()
+  const htmlPath = join(dir, `soak-${stamp}.html`)
+  const jsonPath = join(dir, `soak-${stamp}.json`)
   writeFileSync(jsonPath, `${JSON.stringify({ name: 'soak', finishedAt: new Date().toISOString(), environment: environment(), options: { minutes, rate, users, killIndex }, notes, figures, verdicts, memory: mem, samples: Object.fromEntries(h.sampler.samples) }, null, 2)}\n`)
   writeFileSync(htmlPath, page('Zixt soak', `<h1>Zixt soak: ${minutes} min at ${rate} msg/s, replica ${killIndex} killed and restarted</h1>
 <p class="muted">${started.toISOString()} · load average ${JSON.stringify(environment()['loadavg'])}</p><ul>${notes.map((n) => `<li>${n}</li>`).join('')}
