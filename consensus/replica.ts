@@ -87,6 +87,7 @@ export type ReplicaState<S> = {
   votes: Votes
   preparedProof: { readonly prePrepare: Signed; readonly height: number; readonly view: number; readonly certDigest: Uint8Array } | null
   prePrepared: { height: number; blocks: PrePrepared[] } // what we pre-prepared at `height` (tip + 1), latest view per block
+  rejecting: Execution<S>[] // our executions of pre-prepares above the tip that reject commands (newest rejectingMax)
   pending: Map<string, Uint8Array> // commandId → command, arrival order
   early: Signed[] // messages for heights above the next one, or a new view waiting for catch-up
   viewChanges: Map<number, Map<number, Signed>> // new view → replica → view change
@@ -125,7 +126,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
   return {
     id, config, view: 0, mode: 'normal', app, tip, tipAgreed: false, learnedAgreed: null, slot: null,
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
-    preparedProof: null, prePrepared: { height: tip.height + 1, blocks: [] }, pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
+    preparedProof: null, prePrepared: { height: tip.height + 1, blocks: [] }, rejecting: [], pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
     results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedOnStart: false, probedFor: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, lastCommit: null, tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
@@ -158,6 +159,7 @@ const isPrimary = (s: ReplicaState<unknown>): boolean => primaryOf(s.view, s.con
 // signed, and a commit's only signature is its certificate signature, checked on receipt.
 // That saves two ML-DSA signatures per backup per block, and the prepares' verifications.
 const unsigned = new Uint8Array(0)
+const rejectingMax = 8 // our rejecting pre-prepares kept above the tip (views may bring several)
 const channelOnly = (b: Body): boolean => b.type === 'prepare' || b.type === 'commit'
 
 function sign<S>(c: Ctx<S>, body: Body, to?: number): Signed {
@@ -449,6 +451,7 @@ function acceptPrePrepare<S>(c: Ctx<S>, m: Signed, b: PrePrepare, exec: Executio
   const certDigest = certDigestOf(c, b)
   c.s.slot = { prePrepare: m, body: b, certDigest, exec, prepared: false, commitSent: false }
   notePrePrepared(c.s, b.height, { view: b.view, blockHash: b.blockHash, certDigest })
+  if (b.rejected.length > 0) c.s.rejecting = [...c.s.rejecting.filter((e) => !equalBytes(e.blockHash, exec.blockHash)), exec].slice(-rejectingMax)
   replayEarly(c)
 }
 
@@ -534,6 +537,7 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   if (h > 0 && h % s.config.checkpointInterval === 0) s.checkpointHashes.set(h, exec.blockHash)
   if (s.preparedProof !== null && s.preparedProof.height <= h) s.preparedProof = null
   if (s.prePrepared.height <= h) s.prePrepared = { height: h + 1, blocks: [] }
+  if (s.rejecting.length > 0) s.rejecting = s.rejecting.filter((e) => e.block.header.height > h)
   for (const r of exec.results) s.pending.delete(r.commandId)
   s.unpersisted.set(h, exec.results)
   s.counters.committedBlocks++
@@ -1071,6 +1075,19 @@ function applyFetched<S>(c: Ctx<S>, bytes: Uint8Array, agreed: boolean): string 
   if (!equalBytes(exec.blockHash, hash)) return `block ${h.height}: re-execution gives a different block`
   if (exec.results.some((r) => r.result.kind === 'rejected')) return `block ${h.height}: contains a rejected command`
   s.slot = null
-  commitBlock(c, exec, block.certificate, true, agreed, null)
+  commitBlock(c, withOwnRejections(s, exec), block.certificate, true, agreed, null)
   return null
+}
+
+/**
+ * A fetched block keeps only what committed. If we executed a pre-prepare of this very block
+ * (same hash, so the same tip, header and committed commands), its rejections are answered
+ * too: the replicas that executed the pre-prepare but took the block in by state transfer
+ * (it committed while they were changing views or missed the commits) would otherwise leave
+ * the rejected command unanswered, and fewer than f+1 could answer it. The rejections are
+ * then as good as on the normal path: ours, from a pre-prepare of the block that committed.
+ */
+function withOwnRejections<S>(s: ReplicaState<S>, fetched: Execution<S>): Execution<S> {
+  const own = s.rejecting.find((e) => equalBytes(e.blockHash, fetched.blockHash))
+  return own === undefined ? fetched : { ...fetched, results: own.results }
 }
