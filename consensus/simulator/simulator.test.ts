@@ -3,9 +3,7 @@
 // most f faulty replicas and eventual delivery, every submitted command is acknowledged by
 // f+1 matching replies).
 import t, { type Test } from 'tap'
-import { simulate, type Behaviour, type SimOptions } from './simulator.ts'
-
-const lossy = { healAtMs: 2500, dropRate: 0.05, duplicateRate: 0.05, corruptRate: 0.02, delayMs: [1, 15] as const, timeLimitMs: 120_000 }
+import { behaviours, lossy, simulate, type SimOptions } from './simulator.ts'
 
 function check(t: Test, o: SimOptions): ReturnType<typeof simulate> {
   const r = simulate(o)
@@ -61,7 +59,6 @@ t.test('a replica that stays down (f = 1)', async (t) => {
   for (let seed = 1; seed <= 6; seed++) check(t, { seed, commands: 100, ...lossy, crash: { replica: seed % 4, atMs: 100 } })
 })
 
-const behaviours: Behaviour[] = ['equivocate', 'forge', 'replay', 'wrongHash', 'bogusViewChange', 'lyingViewChange', 'silent']
 for (const behaviour of behaviours) {
   t.test(`one Byzantine replica: ${behaviour}`, async (t) => {
     for (let seed = 1; seed <= 6; seed++) check(t, { seed, commands: 80, ...lossy, byzantine: { replica: seed % 4, behaviour } })

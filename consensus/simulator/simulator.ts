@@ -14,6 +14,7 @@ import { initialReplica, primaryOf, step, type Effect, type Env, type Input, typ
 import { testApp, testCommand, testGenesis, type TestState } from './testApp.ts'
 
 export type Behaviour = 'equivocate' | 'forge' | 'replay' | 'wrongHash' | 'bogusViewChange' | 'lyingViewChange' | 'silent'
+export const behaviours: readonly Behaviour[] = ['equivocate', 'forge', 'replay', 'wrongHash', 'bogusViewChange', 'lyingViewChange', 'silent']
 
 export type SimOptions = {
   readonly seed: number
@@ -33,6 +34,9 @@ export type SimOptions = {
   readonly timeLimitMs?: number
   readonly config?: Partial<ReplicaConfig>
 }
+
+/** The lossy network of the tests and the stress bench: it heals at 2.5 s (eventual delivery); runs stop at 120 s. */
+export const lossy = { healAtMs: 2500, dropRate: 0.05, duplicateRate: 0.05, corruptRate: 0.02, delayMs: [1, 15] as const, timeLimitMs: 120_000 }
 
 export type SimResult = {
   readonly safe: boolean

@@ -4,15 +4,12 @@
 // restart (the disk wiped on even seeds), all on a lossy network that heals at 2.5 s. Counts
 // safety violations, runs that left a command unanswered at the 120-s limit and Byzantine
 // runs whose correct replicas hold different ledgers; prints each failing run to replay.
-import { simulate, type Behaviour, type SimOptions, type SimResult } from '../../consensus/simulator/simulator.ts'
+import { behaviours, lossy, simulate, type SimOptions, type SimResult } from '../../consensus/simulator/simulator.ts'
 import { numberOption, OptionError, parseOptions, report, type Row } from './common.ts'
 
-const behaviours: readonly Behaviour[] = ['equivocate', 'forge', 'replay', 'wrongHash', 'bogusViewChange', 'lyingViewChange', 'silent']
-const lossy = { healAtMs: 2500, dropRate: 0.05, duplicateRate: 0.05, corruptRate: 0.02, delayMs: [1, 15] as const, timeLimitMs: 120_000 }
-
-/** The runs of one seed, each with the label its row and failure line carry. */
 type Run = { readonly label: string; readonly options: SimOptions }
 
+/** The runs of one seed, each with the label its row and failure line carry. */
 export function runsOf(seed: number, commands: number): Run[] {
   const base = { seed, commands, submitEveryMs: 3, ...lossy }
   const runs: Run[] = behaviours.flatMap((behaviour) => [undefined, 3].map((rotate) => ({
