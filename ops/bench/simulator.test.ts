@@ -1,5 +1,5 @@
 import t from 'tap'
-import { failureOf, runsOf } from './simulator.ts'
+import { problemsOf, runsOf } from './simulator.ts'
 
 t.test('a seed runs each behaviour fixed and rotating, and one crash', async (t) => {
   const runs = runsOf(7, 50)
@@ -11,10 +11,10 @@ t.test('a seed runs each behaviour fixed and rotating, and one crash', async (t)
 })
 
 t.test('a run fails on a violation, an unanswered command, or differing ledgers of a Byzantine run', async (t) => {
-  const ok = { violations: [], acknowledged: 10, submitted: 10, ledgerMatches: true } as unknown as Parameters<typeof failureOf>[0]
-  t.equal(failureOf(ok, true), null)
-  t.equal(failureOf({ ...ok, acknowledged: 9 }, false), '1 of 10 unanswered')
-  t.equal(failureOf({ ...ok, violations: ['height 3: two blocks'] }, false), 'safety: height 3: two blocks')
-  t.equal(failureOf({ ...ok, ledgerMatches: false }, true), 'ledgers differ')
-  t.equal(failureOf({ ...ok, ledgerMatches: false }, false), null, 'crash runs do not compare ledgers')
+  const ok = { violations: [], acknowledged: 10, submitted: 10, ledgerMatches: true } as unknown as Parameters<typeof problemsOf>[0]
+  t.same([...problemsOf(ok, true)], [])
+  t.same([...problemsOf({ ...ok, acknowledged: 9 }, false)], [['left unanswered', '1 of 10 unanswered']])
+  t.same([...problemsOf({ ...ok, violations: ['height 3: two blocks'] }, false)], [['unsafe', 'safety: height 3: two blocks']])
+  t.same([...problemsOf({ ...ok, ledgerMatches: false }, true)], [['ledgers differ', 'ledgers differ']])
+  t.same([...problemsOf({ ...ok, ledgerMatches: false }, false)], [], 'crash runs do not compare ledgers')
 })

@@ -20,13 +20,13 @@ export function runsOf(seed: number, commands: number): Run[] {
   return runs
 }
 
-/** What went wrong in one run, or null. */
-export function failureOf(r: SimResult, byzantine: boolean): string | null {
-  const what: string[] = []
-  if (r.violations.length > 0) what.push(`safety: ${r.violations[0]}`)
-  if (r.acknowledged !== r.submitted) what.push(`${r.submitted - r.acknowledged} of ${r.submitted} unanswered`)
-  if (byzantine && !r.ledgerMatches) what.push('ledgers differ')
-  return what.length === 0 ? null : what.join('; ')
+/** What went wrong in one run, each kind as its table column names it (empty: nothing). Crash runs do not compare ledgers. */
+export function problemsOf(r: SimResult, byzantine: boolean): Map<'unsafe' | 'left unanswered' | 'ledgers differ', string> {
+  const out = new Map<'unsafe' | 'left unanswered' | 'ledgers differ', string>()
+  if (r.violations.length > 0) out.set('unsafe', `safety: ${r.violations[0]}`)
+  if (r.acknowledged !== r.submitted) out.set('left unanswered', `${r.submitted - r.acknowledged} of ${r.submitted} unanswered`)
+  if (byzantine && !r.ledgerMatches) out.set('ledgers differ', 'ledgers differ')
+  return out
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -35,24 +35,22 @@ export async function main(args: string[]): Promise<void> {
   const to = numberOption(opts, 'to', 40, { min: 0, integer: true })
   const commands = numberOption(opts, 'commands', 120, { min: 1, integer: true })
   if (to < from) throw new OptionError(`--to ${to} is below --from ${from}`)
-  const byLabel = new Map<string, { runs: number; unsafe: number; unanswered: number; ledger: number; views: number }>()
+  const byLabel = new Map<string, { run: string; runs: number; unsafe: number; 'left unanswered': number; 'ledgers differ': number; views: number }>()
   const failures: string[] = []
   const t0 = performance.now()
   for (let seed = from; seed <= to; seed++) {
     for (const { label, options } of runsOf(seed, commands)) {
       const r = simulate(options)
-      const row = byLabel.get(label) ?? { runs: 0, unsafe: 0, unanswered: 0, ledger: 0, views: 0 }
+      const row = byLabel.get(label) ?? { run: label, runs: 0, unsafe: 0, 'left unanswered': 0, 'ledgers differ': 0, views: 0 }
       row.runs++
       row.views += r.maxView
-      if (r.violations.length > 0) row.unsafe++
-      if (r.acknowledged !== r.submitted) row.unanswered++
-      if (options.byzantine !== undefined && !r.ledgerMatches) row.ledger++
+      const problems = problemsOf(r, options.byzantine !== undefined)
+      for (const kind of problems.keys()) row[kind]++
       byLabel.set(label, row)
-      const failure = failureOf(r, options.byzantine !== undefined)
-      if (failure !== null) failures.push(`seed ${seed} ${label}: ${failure}`)
+      if (problems.size > 0) failures.push(`seed ${seed} ${label}: ${[...problems.values()].join('; ')}`)
     }
   }
-  const rows: Row[] = [...byLabel].map(([run, v]) => ({ run, runs: v.runs, unsafe: v.unsafe, 'left unanswered': v.unanswered, 'ledgers differ': v.ledger, 'mean views': v.views / v.runs }))
+  const rows: Row[] = [...byLabel.values()].map(({ views, ...v }) => ({ ...v, 'mean views': views / v.runs }))
   const total = rows.reduce((n, r) => n + (r.runs as number), 0)
   report('simulator', rows, {
     options: { from, to, commands },
