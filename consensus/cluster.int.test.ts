@@ -14,7 +14,7 @@ import { fromBase64url } from '../domain/encoding.ts'
 import { encodeEvent } from '../domain/ledger/event.ts'
 import type { SignedTreeHead } from '../domain/ledger/envelope.ts'
 import { treeHeadMessage } from '../domain/ledger/treeHead.ts'
-import { startCluster, type RunningCluster } from './cluster.ts'
+import { mallocEnv, startCluster, type RunningCluster } from './cluster.ts'
 import type { CommandResult } from './app.ts'
 import { genesisProtocolKeys } from './keys.ts'
 import { encodeBody, encodeSigned, type Body } from './messages.ts'
@@ -211,7 +211,8 @@ t.test('replica processes: capped young generation, fixed mmap threshold, memory
   for (let i = 0; i < 20; i++) t.equal((await client.submit(w.message(`m ${i}`))).kind, 'committed')
   const pid = c.pid(0)!
   t.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=16'), 'the replica runs with the young-generation cap')
-  t.ok(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('MALLOC_MMAP_THRESHOLD_=131072'), 'and with a fixed mmap threshold')
+  const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+  for (const [k, v] of Object.entries(mallocEnv)) t.ok(environ.includes(`${k}=${process.env[k] ?? v}`), `and with ${k} fixed`)
   await new Promise((r) => setTimeout(r, 1200)) // a stats line after the commands
   const stats = c.stats(0)!
   t.ok(stats.memory!.spacesMB!['new']! <= 32, `new space within two 16-MB semi-spaces (${stats.memory!.spacesMB!['new']} MB)`)

@@ -215,13 +215,25 @@ export type ClusterOptions = {
 export const replicaV8Flags: readonly string[] = ['--max-semi-space-size=16']
 
 /**
- * glibc's malloc raises its mmap threshold (to up to 32 MB) after the first large buffer
- * is freed, so later large buffers come from the heap arenas and stay in RSS once freed:
- * serving a restarted peer's state transfer left each serving replica ≈ 40 MB larger, for
- * good. A fixed 128-KiB threshold (glibc's initial one) keeps large buffers mmapped and
- * returns them on free. The operator's own setting, if any, wins.
+ * glibc's malloc, fixed rather than adaptive (the operator's own settings win):
+ * - MALLOC_MMAP_THRESHOLD_: glibc raises its mmap threshold (to up to 32 MB) after the first
+ *   large buffer is freed, so later large buffers come from the heap arenas and stay in RSS
+ *   once freed: serving a restarted peer's state transfer left each serving replica ≈ 40 MB
+ *   larger, for good. A fixed 128-KiB threshold (glibc's initial one) keeps large buffers
+ *   mmapped and returns them on free.
+ * - MALLOC_TRIM_THRESHOLD_ / MALLOC_TOP_PAD_: fixing the mmap threshold also fixes the trim
+ *   threshold at its initial 128 KiB, so the arena's top was handed back to the kernel and
+ *   faulted in again, page by page, many times a second: at 1,000 commands/s page faults
+ *   were 15 % of the replicas' CPU (perf), ≈ 13 a command a replica. Keeping up to 64 MiB
+ *   free at the top (grown 16 MiB at a time) halved them; replica CPU per command −15 %,
+ *   saturation +14 % (docs/benchmarks.md, 2026-12-05). The cost is bounded: at most that
+ *   much freed memory stays mapped per arena.
  */
-export const mallocEnv: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' }
+export const mallocEnv: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: String(64 * 1024 * 1024),
+  MALLOC_TOP_PAD_: String(16 * 1024 * 1024),
+}
 
 function envV8Flags(): string[] | undefined {
   const v = process.env.ZIXT_REPLICA_V8_FLAGS

@@ -13,9 +13,11 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
   const require = createRequire(import.meta.url)
   node = join(dirname(require.resolve('node/package.json')), 'bin', 'node')
 }
-// glibc keeps large freed buffers in RSS once its mmap threshold has risen; a fixed threshold
-// returns them (see mallocEnv in consensus/cluster.ts). The operator's own setting wins.
-const child = spawn(node, [cli, ...process.argv.slice(2)], { stdio: 'inherit', env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env } })
+// glibc's malloc fixed, not adaptive: large freed buffers leave RSS, the arena's top is not
+// given back and faulted in again many times a second (the same values as mallocEnv in
+// consensus/cluster.ts, which explains them). The operator's own settings win.
+const mallocEnv = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: String(64 * 1024 * 1024), MALLOC_TOP_PAD_: String(16 * 1024 * 1024) }
+const child = spawn(node, [cli, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...mallocEnv, ...process.env } })
 // The child must not outlive us unnoticed: forward termination signals (SIGINT from a
 // terminal already reaches the whole process group, so it is not sent twice), and when
 // our parent goes away (npm killed with SIGTERM takes its shell with it) stop the child.
