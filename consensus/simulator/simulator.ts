@@ -53,6 +53,7 @@ export type SimResult = {
   readonly ledgerMatches: boolean
   readonly certificatesAgreed: number // heights where every correct replica stores the agreed certificate
   readonly messageVerifications: number // protocol-message signatures checked (commit certificates apart), all replicas
+  readonly certificateVerifications: number // commit-certificate signatures checked, all replicas
 }
 
 type Event =
@@ -144,7 +145,14 @@ export function simulate(o: SimOptions): SimResult {
     for (let i = 0; i < n; i++) keys.push(fakeKeys(i, secrets))
   }
   let messageVerifications = 0
-  for (const [i, k] of keys.entries()) keys[i] = { ...k, verify: (r, m, sig) => { messageVerifications++; return k.verify(r, m, sig) } }
+  let certificateVerifications = 0
+  for (const [i, k] of keys.entries()) {
+    keys[i] = {
+      ...k,
+      verify: (r, m, sig) => { messageVerifications++; return k.verify(r, m, sig) },
+      verifyCommit: (v, h, hash, sig) => { certificateVerifications++; return k.verifyCommit(v, h, hash, sig) },
+    }
+  }
   const genesisTip = { height: -1, hash: new Uint8Array(32), time: 0, headerView: 0, certificate: [] }
   const fresh = (i: number): Node => ({ state: initialReplica(i, config, testGenesis, genesisTip), store: [], crashed: false, env: { app, keys: keys[i]! } })
   const nodes: Node[] = Array.from({ length: n }, (_, i) => fresh(i))
@@ -440,6 +448,7 @@ export function simulate(o: SimOptions): SimResult {
     ledgerMatches,
     certificatesAgreed,
     messageVerifications,
+    certificateVerifications,
   }
 }
 
