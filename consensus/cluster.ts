@@ -228,12 +228,10 @@ export const replicaV8Flags: readonly string[] = ['--max-semi-space-size=16']
  *   free at the top (grown 16 MiB at a time) halved them; replica CPU per command −15 %,
  *   saturation +14 % (docs/benchmarks.md, 2026-12-05). The cost is bounded: at most that
  *   much freed memory stays mapped per arena.
+ * The values live in mallocEnv.json, which ops/zixt.js (`npx zixt`, `npm start`, `npm run
+ * bench`) reads too.
  */
-export const mallocEnv: Readonly<Record<string, string>> = {
-  MALLOC_MMAP_THRESHOLD_: '131072',
-  MALLOC_TRIM_THRESHOLD_: String(64 * 1024 * 1024),
-  MALLOC_TOP_PAD_: String(16 * 1024 * 1024),
-}
+export const mallocEnv: Readonly<Record<string, string>> = JSON.parse(readFileSync(new URL('./mallocEnv.json', import.meta.url), 'utf8')) as Record<string, string>
 
 function envV8Flags(): string[] | undefined {
   const v = process.env.ZIXT_REPLICA_V8_FLAGS

@@ -2,6 +2,7 @@
 // `npx zixt …`: runs ops/cli.ts on the pinned Node 24 (the dev dependency `node`),
 // whatever node started this shim. Plain JS so it parses on any Node.
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,10 +15,12 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
   node = join(dirname(require.resolve('node/package.json')), 'bin', 'node')
 }
 // glibc's malloc fixed, not adaptive: large freed buffers leave RSS, the arena's top is not
-// given back and faulted in again many times a second (the same values as mallocEnv in
-// consensus/cluster.ts, which explains them). The operator's own settings win.
-const mallocEnv = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: String(64 * 1024 * 1024), MALLOC_TOP_PAD_: String(16 * 1024 * 1024) }
-const child = spawn(node, [cli, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...mallocEnv, ...process.env } })
+// given back and faulted in again many times a second (consensus/mallocEnv.json; mallocEnv in
+// consensus/cluster.ts explains the values). The operator's own settings win. glibc reads
+// them at start, so `npm run bench` comes through here too (`zixt.js bench NAME`).
+const mallocEnv = JSON.parse(readFileSync(join(here, '..', 'consensus', 'mallocEnv.json'), 'utf8'))
+const [target, args] = process.argv[2] === 'bench' ? [join(here, 'bench.ts'), process.argv.slice(3)] : [cli, process.argv.slice(2)]
+const child = spawn(node, [target, ...args], { stdio: 'inherit', env: { ...mallocEnv, ...process.env } })
 // The child must not outlive us unnoticed: forward termination signals (SIGINT from a
 // terminal already reaches the whole process group, so it is not sent twice), and when
 // our parent goes away (npm killed with SIGTERM takes its shell with it) stop the child.
