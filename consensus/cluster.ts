@@ -225,9 +225,10 @@ export const replicaV8Flags: readonly string[] = ['--max-semi-space-size=16']
  *   threshold at its initial 128 KiB, so the arena's top was handed back to the kernel and
  *   faulted in again, page by page, many times a second: at 1,000 commands/s page faults
  *   were 15 % of the replicas' CPU (perf), ≈ 13 a command a replica. Keeping up to 64 MiB
- *   free at the top (grown 16 MiB at a time) halved them; replica CPU per command −15 %,
- *   saturation +14 % (docs/benchmarks.md, 2026-12-05). The cost is bounded: at most that
- *   much freed memory stays mapped per arena.
+ *   free at the top (grown 16 MiB at a time) halved them: replica CPU per command at
+ *   1,000/s 0.61 → 0.52 ms in one alternating pair, within the noise in the full bench's
+ *   6,000-command burst (docs/benchmarks.md, 2026-12-05). The cost is memory that stays
+ *   mapped, at most that much per arena: +0–50 MB of replica RSS in a 3-minute soak.
  * The values live in mallocEnv.json, which ops/zixt.js (`npx zixt`, `npm start`, `npm run
  * bench`) reads too.
  */
