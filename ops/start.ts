@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { Redis } from 'ioredis'
 import cron from 'node-cron'
 import { startCluster, type RunningCluster } from '../consensus/cluster.ts'
+import type { ReplicaConfig } from '../consensus/config.ts'
 import type { LedgerReader } from '../consensus/store/ledgerReader.ts'
 import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
 import { inProcessBus } from '../ingest/bus/inProcess.ts'
@@ -44,6 +45,8 @@ export type SystemOptions = {
   readonly rates?: Parameters<typeof createIngest>[0]['rates']
   /** 'relay': the benchmark baseline (ingest/bus/relay.ts), messages skip consensus and projections. */
   readonly bus?: 'ledger' | 'relay'
+  /** Replica tuning over the defaults (consensus/config.ts), e.g. the benchmark's proposal interval. */
+  readonly replica?: Partial<ReplicaConfig>
 }
 
 export type RunningSystem = {
@@ -68,7 +71,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
   const dataDir = resolve(o.dataDir)
   const other = runningSystem(dataDir)
   if (other !== null) throw new Error(`a system already runs on ${dataDir} (pid ${other.pid}, ${other.urls[0] ?? ''}); stop it first`)
-  const cluster = await startCluster({ dataDir, onLog: (i, l) => { if (/error|fatal/i.test(l)) log(`replica ${i}: ${l}`) } })
+  const cluster = await startCluster({ dataDir, ...(o.replica === undefined ? {} : { replica: o.replica }), onLog: (i, l) => { if (/error|fatal/i.test(l)) log(`replica ${i}: ${l}`) } })
   const conn = await connectMysql(o.mysqlUrl)
   await migrate(conn)
   await conn.end()

@@ -1,4 +1,4 @@
-// `npm run bench -- e2e [--users N] [--seconds S] [--rates 50,100,200,500] [--sample 50]`
+// `npm run bench -- e2e [--users N] [--seconds S] [--rates 50,100,200,500] [--sample 50] [--propose-interval-ms 0]`
 // The whole system under load: simulated users (client core in Node: ApiClient, ws, MLS)
 // in MLS groups of 2, 10 and 50 members post messages through web → ingest → PBFT
 // (4 replica processes) → ledger → projections → Redis → ws. Then, in the same run and
@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { environment, numberOption, numbersOption, parseOptions, printTable, resultsDir, type Row } from './common.ts'
 import { analyze, dist, type RunFigures } from './e2e/analyze.ts'
 import { startHarness, type Harness } from './e2e/harness.ts'
+import { defaultReplicaConfig } from '../../consensus/config.ts'
 import type { PhaseSpec } from './e2e/protocol.ts'
 import { renderReport } from './e2e/report.ts'
 
@@ -70,6 +71,7 @@ export async function main(args: string[]): Promise<number> {
   const seconds = numberOption(opts, 'seconds', 5, { min: 1 })
   const rates = numbersOption(opts, 'rates', [50, 100, 200, 500])
   const sampleEvery = numberOption(opts, 'sample', 50, { min: 1, integer: true })
+  const proposeIntervalMs = numberOption(opts, 'propose-interval-ms', defaultReplicaConfig().proposeIntervalMs, { min: 0 })
   const sizes = threadSizes(users)
   const phases: PhaseSpec[] = [
     ...rates.map((rate) => ({ id: `g10-r${rate}`, threadSize: 10, rate, count: Math.min(20_000, Math.round(rate * seconds)) })),
@@ -79,7 +81,7 @@ export async function main(args: string[]): Promise<number> {
   const warm: PhaseSpec = { id: 'warm-up', threadSize: 10, rate: 50, count: 100 }
   log(`e2e bench: ${users} users, groups ${sizes.join(', ')}; phases ${phases.map((p) => p.id).join(', ')} × ${seconds} s, each through Zixt then the relay`)
   const started = new Date()
-  const h = await startHarness({ log })
+  const h = await startHarness({ log, proposeIntervalMs })
   const figures: RunFigures[] = []
   let checks = { decrypted: 0, failed: 0, reordered: 0, problems: [] as string[] }
   try {
@@ -134,7 +136,7 @@ export async function main(args: string[]): Promise<number> {
   const dir = resultsDir()
   const jsonPath = join(dir, `e2e-${stamp}.json`)
   const htmlPath = join(dir, `e2e-${stamp}.html`)
-  const body = { name: 'e2e', finishedAt: new Date().toISOString(), environment: environment(), options: { users, seconds, rates, sampleEvery, sizes }, notes, rows, ratios, cpu, figures, checks }
+  const body = { name: 'e2e', finishedAt: new Date().toISOString(), environment: environment(), options: { users, seconds, rates, sampleEvery, sizes, proposeIntervalMs }, notes, rows, ratios, cpu, figures, checks }
   writeFileSync(jsonPath, `${JSON.stringify(body, null, 2)}\n`)
   writeFileSync(htmlPath, renderReport(body))
   log(`results: ${jsonPath}\nreport: ${htmlPath}`)

@@ -77,7 +77,7 @@ function startLoadgen(log: (l: string) => void): Loadgen {
   }
 }
 
-export async function startHarness(o: { log: (l: string) => void; sampleMs?: number }): Promise<Harness> {
+export async function startHarness(o: { log: (l: string) => void; sampleMs?: number; proposeIntervalMs?: number }): Promise<Harness> {
   const tag = `b${toBase64url(crypto.randomBytes(4)).replace(/[^a-zA-Z0-9]/g, 'x').toLowerCase()}`
   const dbName = `zixt_bench_${tag}`
   const mysqlUrl = `mysql://root@127.0.0.1:3306/${dbName}`
@@ -85,7 +85,9 @@ export async function startHarness(o: { log: (l: string) => void; sampleMs?: num
   const dataDir = mkdtempSync(join(tmpdir(), 'zixt-bench-e2e-'))
   const open = 1_000_000_000
   const sys = await startSystem({
-    dataDir, mysqlUrl, redisPrefix: prefix, port: 0, bus: 'relay', log: (l) => { if (!/verify\?token/.test(l)) o.log(`system: ${l}`) },
+    dataDir, mysqlUrl, redisPrefix: prefix, port: 0, bus: 'relay',
+    ...(o.proposeIntervalMs === undefined ? {} : { replica: { proposeIntervalMs: o.proposeIntervalMs } }),
+    log: (l) => { if (!/verify\?token/.test(l)) o.log(`system: ${l}`) },
     mailer: {
       // users verify at once: follow the link in the mail (the click a person would make)
       send: async (m) => {
