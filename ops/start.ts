@@ -45,7 +45,7 @@ export type SystemOptions = {
   readonly rates?: Parameters<typeof createIngest>[0]['rates']
   /** 'relay': the benchmark baseline (ingest/bus/relay.ts), messages skip consensus and projections. */
   readonly bus?: 'ledger' | 'relay'
-  /** Replica tuning over the defaults (consensus/config.ts), e.g. the benchmark's proposal interval. */
+  /** Replica tuning over systemReplicaTuning and the consensus defaults (consensus/config.ts). */
   readonly replica?: Partial<ReplicaConfig>
 }
 
@@ -65,13 +65,24 @@ export type RunningSystem = {
   stop(): Promise<void>
 }
 
+/**
+ * Replica tuning of the whole system over the consensus defaults. The primary holds a
+ * proposal until 30 ms after its previous one (unless the batch is full; a command after a
+ * quiet spell goes at once): here the replicas share two cores with the web, the projections,
+ * MariaDB and Redis, and small blocks made them the largest CPU user. e2e at 100 msg/s, two
+ * alternating pairs (docs/benchmarks.md, 2026-12-05): replica CPU 0.23–0.33 core each against
+ * 0.26–0.36, p50 / p99 lower in 5 of 6 phases each; consensus alone at 100–200/s, CPU per
+ * command −34–38 %, p50 at 100/s +7 ms. `replica` in the options overrides it.
+ */
+export const systemReplicaTuning: Partial<ReplicaConfig> = { proposeIntervalMs: 30 }
+
 export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
   if (o.services !== false) await ensureServices(log)
   const dataDir = resolve(o.dataDir)
   const other = runningSystem(dataDir)
   if (other !== null) throw new Error(`a system already runs on ${dataDir} (pid ${other.pid}, ${other.urls[0] ?? ''}); stop it first`)
-  const cluster = await startCluster({ dataDir, ...(o.replica === undefined ? {} : { replica: o.replica }), onLog: (i, l) => { if (/error|fatal/i.test(l)) log(`replica ${i}: ${l}`) } })
+  const cluster = await startCluster({ dataDir, replica: { ...systemReplicaTuning, ...o.replica }, onLog: (i, l) => { if (/error|fatal/i.test(l)) log(`replica ${i}: ${l}`) } })
   const conn = await connectMysql(o.mysqlUrl)
   await migrate(conn)
   await conn.end()

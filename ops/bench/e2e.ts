@@ -1,4 +1,4 @@
-// `npm run bench -- e2e [--users N] [--seconds S] [--rates 50,100,200,500] [--sample 50] [--propose-interval-ms 0]`
+// `npm run bench -- e2e [--users N] [--seconds S] [--rates 50,100,200,500] [--sample 50] [--propose-interval-ms 30]`
 // The whole system under load: simulated users (client core in Node: ApiClient, ws, MLS)
 // in MLS groups of 2, 10 and 50 members post messages through web → ingest → PBFT
 // (4 replica processes) → ledger → projections → Redis → ws. Then, in the same run and
@@ -16,6 +16,7 @@ import { environment, numberOption, numbersOption, parseOptions, printTable, res
 import { analyze, dist, type RunFigures } from './e2e/analyze.ts'
 import { startHarness, type Harness } from './e2e/harness.ts'
 import { defaultReplicaConfig } from '../../consensus/config.ts'
+import { systemReplicaTuning } from '../start.ts'
 import type { PhaseSpec } from './e2e/protocol.ts'
 import { renderReport } from './e2e/report.ts'
 
@@ -71,7 +72,7 @@ export async function main(args: string[]): Promise<number> {
   const seconds = numberOption(opts, 'seconds', 5, { min: 1 })
   const rates = numbersOption(opts, 'rates', [50, 100, 200, 500])
   const sampleEvery = numberOption(opts, 'sample', 50, { min: 1, integer: true })
-  const proposeIntervalMs = numberOption(opts, 'propose-interval-ms', defaultReplicaConfig().proposeIntervalMs, { min: 0 })
+  const proposeIntervalMs = numberOption(opts, 'propose-interval-ms', systemReplicaTuning.proposeIntervalMs ?? defaultReplicaConfig().proposeIntervalMs, { min: 0 })
   const sizes = threadSizes(users)
   const phases: PhaseSpec[] = [
     ...rates.map((rate) => ({ id: `g10-r${rate}`, threadSize: 10, rate, count: Math.min(20_000, Math.round(rate * seconds)) })),
