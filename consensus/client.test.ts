@@ -1,7 +1,9 @@
 // When the consensus client sends a timed-out command again: only when it seems lost or the
 // cluster seems stalled, never while answers keep coming for commands submitted before it.
 import t from 'tap'
-import { answered, gapHalfLifeMs, initialProgress, overtaken, stalled, stallProbeSize, type Progress } from './client.ts'
+import { nativeCrypto } from '../domain/crypto/native.ts'
+import { ErrorCode, ZixtError } from '../domain/errors.ts'
+import { answered, connectClient, gapHalfLifeMs, initialProgress, overtaken, stalled, stallProbeSize, type Progress } from './client.ts'
 
 const timeoutMs = 1000
 
@@ -43,4 +45,28 @@ t.test('blocks slower than the timeout are not a stall; the gap they showed fade
   p = answered(p, 2001, later - 30, later)
   t.ok(p.gapMs < 100, `an idle client's gap is one answer's latency, the backlog's faded (${p.gapMs.toFixed(1)} ms)`)
   t.ok(stalled(p, later + timeoutMs, timeoutMs), 'so a lost command waits one timeout')
+})
+
+t.test('the send window: commands beyond it are held; one that expires while held frees nothing it did not take', async (t) => {
+  // No replica reachable (the directory knows none), so nothing is ever answered.
+  const client = connectClient({
+    peers: { lookup: () => null, all: () => [] }, n: 4, f: 1, replicaKey: () => new Uint8Array(0), keyId: 'service:test',
+    secretKey: new Uint8Array(32), crypto: nativeCrypto, commandId: (b) => Buffer.from(b).toString(), retransmitMs: 50, deadlineMs: 300, windowMax: 2,
+  })
+  const alive = setInterval(() => {}, 1000) // the client's own timer does not hold the process open
+  t.teardown(() => { client.close(); clearInterval(alive) })
+  const cmd = (s: string): Uint8Array => Buffer.from(s)
+  const outcomes = ['a', 'b', 'c', 'd'].map((id) => client.submit(cmd(id)).then(() => 'answered', (e: Error) => e))
+  t.same(client.queued(), { out: 2, held: 2 }, 'two out (the window), two held')
+  const again = client.submit(cmd('c')).then(() => 'answered', (e: Error) => e) // a held command submitted twice
+  t.same(client.queued(), { out: 2, held: 2 }, 'a second submit of a held command takes no new place')
+  const results = await Promise.all([...outcomes, again])
+  for (const [i, r] of results.entries()) {
+    t.ok(r instanceof ZixtError && r.code === ErrorCode.unavailable && /no f\+1 matching replies/.test(r.message), `command ${i}: rejected as unavailable at its deadline, held or not`)
+  }
+  t.same(client.queued(), { out: 0, held: 0 }, 'nothing left out or held')
+  const next = client.submit(cmd('e')).catch(() => {})
+  t.same(client.queued(), { out: 1, held: 0 }, 'a new command goes out at once: the expired ones gave their places back')
+  client.close()
+  await next
 })

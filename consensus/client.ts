@@ -13,6 +13,13 @@
 // backlog longer than the timeout, retransmitting every waiting command to every replica
 // cost the replicas and the client CPU that the backlog needed (consensus bench, 6,000
 // commands at once, 3-s timeout: 451–467 commands/s, 540–552 without).
+//
+// Flow control: at most `windowMax` commands are out at the replicas unanswered; later ones
+// wait here, in submission order, and go out as answers come. A backlog held by every
+// replica costs each of them memory and CPU per command (the queued commands, their parses,
+// a larger heap to collect): 6,000 commands out at once cost 25–35 % more CPU per command
+// than the same 6,000 sent 300 at a time (docs/benchmarks.md, 2026-12-05 second session).
+// The window is two full blocks (batchCommandsMax 500): the one in flight and the next.
 import { decode, equalBytes, type Value } from '../domain/ledger/codec.ts'
 import { eventFromValue } from '../domain/ledger/event.ts'
 import { ErrorCode, ZixtError } from '../domain/errors.ts'
@@ -35,7 +42,8 @@ export type ClientOptions = {
   readonly commandId: (command: Uint8Array) => string | null
   readonly retransmitMs?: number
   readonly deadlineMs?: number // submit() gives up after this long
-  readonly inflightMax?: number
+  readonly inflightMax?: number // submitted and not yet answered, sent or waiting here
+  readonly windowMax?: number // of those, sent to the replicas and not yet answered
   readonly log?: (message: string) => void
 }
 
@@ -44,16 +52,19 @@ export type ConsensusClient = {
   connectedReplicas(): number
   /** Commands sent again after a timeout, counted once per command and round (not per replica). */
   retransmissions(): number
+  /** Unanswered commands: sent to the replicas (≤ windowMax), and held here for room in the window. */
+  queued(): { readonly out: number; readonly held: number }
   close(): void
 }
 
 type Waiting = {
+  readonly id: string
   readonly command: Uint8Array
   readonly seq: number // submission order in this client
-  readonly sentAt: number
+  sentAt: number // when it first went out; NaN while it waits for room in the window
   readonly replies: Map<number, Uint8Array> // replica → its encoded result
-  readonly resolve: (r: CommandResult) => void
-  readonly reject: (e: Error) => void
+  resolve: (r: CommandResult) => void // a second submit of the same command chains onto these
+  reject: (e: Error) => void
   readonly deadline: number
   nextRetransmit: number
 }
@@ -115,12 +126,18 @@ export function decodeResult(bytes: Uint8Array): CommandResult {
   throw new ZixtError(ErrorCode.corrupt, 'reply: malformed result')
 }
 
+export const defaultWindowMax = 1_000
+
 export function connectClient(o: ClientOptions): ConsensusClient {
   const retransmitMs = o.retransmitMs ?? 1000
   const deadlineMs = o.deadlineMs ?? 30_000
   const inflightMax = o.inflightMax ?? 100_000
+  const windowMax = o.windowMax ?? defaultWindowMax
   const channels = new Map<number, Channel>()
-  const waiting = new Map<string, Waiting>()
+  const waiting = new Map<string, Waiting>() // by command id, in submission order
+  const held: Waiting[] = [] // not yet sent (no room in the window), in submission order
+  let heldFrom = 0 // held[heldFrom] is the next to go
+  let out = 0 // sent and not yet answered
   const dialing = new Set<number>()
   let closed = false
   let seq = 0
@@ -148,13 +165,43 @@ export function connectClient(o: ClientOptions): ConsensusClient {
     let same = 0
     for (const v of w.replies.values()) if (equalBytes(v, r.result)) same++
     if (same < o.f + 1) return
-    waiting.delete(r.commandId)
-    progress = answered(progress, w.seq, w.sentAt, Date.now())
+    if (isOut(w)) progress = answered(progress, w.seq, w.sentAt, Date.now()) // (a held one can be answered to an earlier submission)
+    settle(r.commandId, w)
     try {
       w.resolve(decodeResult(r.result))
     } catch (e) {
       w.reject(e as Error)
     }
+  }
+
+  const isOut = (w: Waiting): boolean => !Number.isNaN(w.sentAt)
+
+  /** Removes an answered or expired command; its place in the window goes to the next held one. */
+  function settle(id: string, w: Waiting): void {
+    waiting.delete(id)
+    if (!isOut(w)) return // still in `held`: skipped when its turn comes
+    out--
+    sendHeld()
+  }
+
+  function sendHeld(): void {
+    const now = Date.now()
+    while (out < windowMax && heldFrom < held.length) {
+      const w = held[heldFrom++]!
+      if (waiting.get(w.id) !== w) continue // expired while held
+      send(w, now)
+    }
+    if (heldFrom > 1024 && heldFrom * 2 > held.length) {
+      held.splice(0, heldFrom)
+      heldFrom = 0
+    }
+  }
+
+  function send(w: Waiting, now: number): void {
+    w.sentAt = now
+    w.nextRetransmit = now + retransmitMs
+    out++
+    for (const ch of channels.values()) ch.send(FrameTag.request, w.command)
   }
 
   async function connect(index: number): Promise<void> {
@@ -168,8 +215,8 @@ export function connectClient(o: ClientOptions): ConsensusClient {
       channels.set(index, ch)
       ch.onFrame((tag, payload) => { if (tag === FrameTag.reply) onReply(index, payload) })
       ch.onClose(() => { if (channels.get(index) === ch) channels.delete(index) })
-      // Anything still waiting goes to the replica that just came (back).
-      for (const w of waiting.values()) ch.send(FrameTag.request, w.command)
+      // Anything out and unanswered goes to the replica that just came (back).
+      for (const w of waiting.values()) if (isOut(w)) ch.send(FrameTag.request, w.command)
     } catch (e) {
       o.log?.(`replica ${index}: ${(e as Error).message}`)
     } finally {
@@ -191,9 +238,10 @@ export function connectClient(o: ClientOptions): ConsensusClient {
     else if (stall === null || now - stall.at >= retransmitMs) stall = { round: stall === null ? 0 : stall.round + 1, at: now, probes: 0 }
     for (const [id, w] of waiting) { // oldest first
       if (now >= w.deadline) {
-        waiting.delete(id)
+        settle(id, w)
         w.reject(new ZixtError(ErrorCode.unavailable, `command ${id}: no f+1 matching replies within ${deadlineMs} ms`, { commandId: id }))
-      } else if (now >= w.nextRetransmit && overtaken(w.seq, progress)) resend(w)
+      } else if (!isOut(w)) continue
+      else if (now >= w.nextRetransmit && overtaken(w.seq, progress)) resend(w)
       else if (stall !== null && stall.at === now && stall.probes < stallProbeSize(stall.round) && now - w.sentAt >= retransmitMs) {
         stall.probes++
         resend(w)
@@ -211,24 +259,30 @@ export function connectClient(o: ClientOptions): ConsensusClient {
       if (existing !== undefined) {
         return new Promise((resolve, reject) => {
           const prev = { resolve: existing.resolve, reject: existing.reject }
-          waiting.set(id, { ...existing, resolve: (r) => { prev.resolve(r); resolve(r) }, reject: (e) => { prev.reject(e); reject(e) } })
+          existing.resolve = (r) => { prev.resolve(r); resolve(r) }
+          existing.reject = (e) => { prev.reject(e); reject(e) }
         })
       }
       if (waiting.size >= inflightMax) return Promise.reject(new ZixtError(ErrorCode.unavailable, `submit: ${inflightMax} commands already in flight`))
       return new Promise((resolve, reject) => {
         const now = Date.now()
-        waiting.set(id, { command, seq: seq++, sentAt: now, replies: new Map(), resolve, reject, deadline: now + deadlineMs, nextRetransmit: now + retransmitMs })
-        for (const ch of channels.values()) ch.send(FrameTag.request, command)
+        const w: Waiting = { id, command, seq: seq++, sentAt: Number.NaN, replies: new Map(), resolve, reject, deadline: now + deadlineMs, nextRetransmit: Number.POSITIVE_INFINITY }
+        waiting.set(id, w)
+        if (out < windowMax && heldFrom === held.length) send(w, now)
+        else held.push(w)
       })
     },
     connectedReplicas: () => channels.size,
     retransmissions: () => retransmitted,
+    queued: () => ({ out, held: waiting.size - out }),
     close() {
       closed = true
       clearInterval(timer)
       for (const ch of channels.values()) ch.close()
       for (const [id, w] of waiting) w.reject(new ZixtError(ErrorCode.unavailable, `command ${id}: client closed`))
       waiting.clear()
+      held.length = 0
+      out = 0
     },
   }
 }

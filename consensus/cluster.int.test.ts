@@ -201,6 +201,27 @@ t.test('a replica that missed 1,000 blocks catches up; a rogue replica and a rog
   t.ok(pending <= 1, 'only the tip may wait for its agreed certificate')
 })
 
+t.test('a burst beyond the client\'s send window: held back in order, all committed, in submission order', async (t) => {
+  const logs: string[][] = [[], [], [], []]
+  const c = await cluster(t, logs)
+  const client = c.client({ retransmitMs: 500, deadlineMs: 30_000, windowMax: 8 })
+  t.teardown(() => client.close())
+  const w = makeWorkload(crypto, c.serviceKey)
+  for (const s of w.setup) await client.submit(s)
+  const count = 120
+  let outMax = 0
+  const results = await Promise.all(Array.from({ length: count }, (_, i) => client.submit(w.message(`burst ${i}`)).then((r) => {
+    outMax = Math.max(outMax, client.queued().out)
+    return r
+  })))
+  t.equal(results.filter((r) => r.kind === 'committed').length, count, `all ${count} committed`)
+  t.ok(outMax <= 8, `never more than the window out at the replicas (${outMax})`)
+  const heights = results.map((r) => (r.kind === 'committed' ? r.height : -1))
+  t.ok(heights.every((h, i) => i === 0 || h >= heights[i - 1]!), 'each command in the same block as, or a later block than, the one submitted before it')
+  t.ok(new Set(heights).size >= count / 8, `the window spreads them over blocks (${new Set(heights).size} blocks)`)
+  t.same(client.queued(), { out: 0, held: 0 })
+})
+
 t.test('replica processes: capped young generation, fixed malloc settings, memory reported by kind', async (t) => {
   const logs: string[][] = [[], [], [], []]
   const c = await cluster(t, logs)

@@ -182,13 +182,16 @@ export function knownReplicaKeys(dataDir: string, genesis: Genesis, crypto: Cryp
   }
 }
 
+export type ClusterClientOptions = { readonly retransmitMs?: number; readonly deadlineMs?: number; readonly windowMax?: number }
+
 /** A client of this cluster, authenticated with its service key. */
-export function clusterClient(dataDir: string, genesis: Genesis, o: { retransmitMs?: number; deadlineMs?: number; crypto?: CryptoFacade } = {}): ConsensusClient {
+export function clusterClient(dataDir: string, genesis: Genesis, o: ClusterClientOptions & { crypto?: CryptoFacade } = {}): ConsensusClient {
   const key = readServiceKey(dataDir)
   return connectClient({
     peers: staticPeers(readClusterAddresses(dataDir)), n: genesis.replicas.length, f: genesis.f,
     replicaKey: knownReplicaKeys(dataDir, genesis, o.crypto ?? nativeCrypto), keyId: key.keyId, secretKey: key.secretKey,
     crypto: o.crypto ?? nativeCrypto, commandId: signedCommandId, retransmitMs: o.retransmitMs ?? 1000, deadlineMs: o.deadlineMs ?? 30_000,
+    ...(o.windowMax === undefined ? {} : { windowMax: o.windowMax }),
   })
 }
 
@@ -244,7 +247,7 @@ export type RunningCluster = {
   readonly genesis: Genesis
   readonly addresses: readonly PeerAddress[]
   readonly serviceKey: ServiceKey
-  client(o?: { retransmitMs?: number; deadlineMs?: number }): ConsensusClient
+  client(o?: ClusterClientOptions): ConsensusClient
   /** Sends a signal to one replica process (SIGKILL to crash it). */
   kill(index: number, signal?: NodeJS.Signals): Promise<void>
   /** Starts one replica process again; resolves when it listens. */

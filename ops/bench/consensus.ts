@@ -1,5 +1,5 @@
 // `npm run bench -- consensus [--seconds 5] [--saturation 6000] [--rates 100,200,500,1000] [--tree-head-ms 10000]
-// [--retransmit-ms 1000] [--propose-interval-ms 0]`: a real 4-replica cluster
+// [--retransmit-ms 1000] [--propose-interval-ms 0] [--window 1000]`: a real 4-replica cluster
 // (separate processes, TLS, ML-DSA, fsync per block) on this machine, fed pre-signed
 // PostMessage commands through the consensus client.
 //   - committed commands/s at saturation (everything submitted at once),
@@ -18,7 +18,7 @@ import { nativeCrypto } from '../../domain/crypto/native.ts'
 import { startCluster } from '../../consensus/cluster.ts'
 import { defaultReplicaConfig } from '../../consensus/config.ts'
 import { defaultTreeHeadIntervalMs } from '../../consensus/treeHeads.ts'
-import type { ConsensusClient } from '../../consensus/client.ts'
+import { defaultWindowMax, type ConsensusClient } from '../../consensus/client.ts'
 import { makeWorkload, type Workload } from '../../consensus/testing/workload.ts'
 import { numberOption, numbersOption, parseOptions, report, type Row } from './common.ts'
 import { readProc } from './e2e/procstat.ts'
@@ -108,6 +108,7 @@ export async function main(args: string[]): Promise<number> {
   const rates = numbersOption(opts, 'rates', [100, 200, 500, 1000])
   const proposeIntervalMs = numberOption(opts, 'propose-interval-ms', defaultReplicaConfig().proposeIntervalMs, { min: 0 })
   const retransmitMs = numberOption(opts, 'retransmit-ms', 1000, { min: 1 }) // the client's default, as ingest runs it
+  const windowMax = numberOption(opts, 'window', defaultWindowMax, { min: 1, integer: true }) // commands out at the replicas at once
   const dir = mkdtempSync(join(tmpdir(), 'zixt-bench-consensus-'))
   process.stdout.write(`consensus bench: data in ${dir}; pre-signing commands…\n`)
   const suspicions: string[] = []
@@ -115,7 +116,7 @@ export async function main(args: string[]): Promise<number> {
     dataDir: dir, replica: { viewTimeoutMs: 3000, proposeIntervalMs }, treeHeadIntervalMs,
     onLog: (i, l) => { if (l.includes('suspecting') || l.includes('differs')) suspicions.push(`${i}: ${l}`) },
   })
-  const client = cluster.client({ retransmitMs, deadlineMs: 120_000 })
+  const client = cluster.client({ retransmitMs, deadlineMs: 120_000, windowMax })
   try {
     const w = makeWorkload(crypto, cluster.serviceKey)
     for (const s of w.setup) await client.submit(s)
@@ -143,7 +144,7 @@ export async function main(args: string[]): Promise<number> {
       `view changes during the run: ${suspicions.length === 0 ? 'none' : suspicions.slice(0, 5).join(' | ')}`,
     ]
     const withBound = rows.map((r) => ({ ...r, 'vs verify bound': (r['commits/s'] as number) / bound }))
-    report('consensus', withBound, { options: { seconds, saturationCount, treeHeadIntervalMs, proposeIntervalMs, rates, tVerifyMs: tVerify, verifyBoundPerSec: bound }, notes })
+    report('consensus', withBound, { options: { seconds, saturationCount, treeHeadIntervalMs, proposeIntervalMs, windowMax, rates, tVerifyMs: tVerify, verifyBoundPerSec: bound }, notes })
     return 0
   } finally {
     client.close()
