@@ -15,7 +15,10 @@
 // commands at once, 3-s timeout: 451–467 commands/s, 540–552 without).
 //
 // Flow control: at most `windowMax` commands are out at the replicas unanswered; later ones
-// wait here, in submission order, and go out as answers come. A backlog held by every
+// wait here, in submission order, and go out as answers come. One that has waited half its
+// deadline is not sent but rejected at once (shed; certainly not committed): sent so late it
+// would mostly reach the replicas to be executed after its caller gave up, and under
+// overload the window then filled with such commands and nothing was answered in time. A backlog held by every
 // replica costs each of them memory and CPU per command (the queued commands, their parses,
 // a larger heap to collect): 6,000 commands out at once cost 25–35 % more CPU per command
 // than the same 6,000 sent 300 at a time (docs/benchmarks.md, 2026-12-05 second session).
@@ -54,6 +57,8 @@ export type ConsensusClient = {
   retransmissions(): number
   /** Unanswered commands: sent to the replicas (≤ windowMax), and held here for room in the window. */
   queued(): { readonly out: number; readonly held: number }
+  /** Commands rejected without being sent: held for half their deadline (overload). */
+  shed(): number
   close(): void
 }
 
@@ -138,6 +143,7 @@ export function connectClient(o: ClientOptions): ConsensusClient {
   const held: Waiting[] = [] // not yet sent (no room in the window), in submission order
   let heldFrom = 0 // held[heldFrom] is the next to go
   let out = 0 // sent and not yet answered
+  let shedCount = 0
   const dialing = new Set<number>()
   let closed = false
   let seq = 0
@@ -188,7 +194,13 @@ export function connectClient(o: ClientOptions): ConsensusClient {
     const now = Date.now()
     while (out < windowMax && heldFrom < held.length) {
       const w = held[heldFrom++]!
-      if (waiting.get(w.id) !== w) continue // expired while held
+      if (waiting.get(w.id) !== w) continue // answered to an earlier submission, or expired
+      if (w.deadline - now < deadlineMs / 2) {
+        shedCount++
+        waiting.delete(w.id)
+        w.reject(new ZixtError(ErrorCode.unavailable, `command ${w.id}: not sent, held ${now - (w.deadline - deadlineMs)} ms behind a full window of ${windowMax}; the cluster is overloaded`, { commandId: w.id, sent: false }))
+        continue
+      }
       send(w, now)
     }
     if (heldFrom > 1024 && heldFrom * 2 > held.length) {
@@ -275,6 +287,7 @@ export function connectClient(o: ClientOptions): ConsensusClient {
     connectedReplicas: () => channels.size,
     retransmissions: () => retransmitted,
     queued: () => ({ out, held: waiting.size - out }),
+    shed: () => shedCount,
     close() {
       closed = true
       clearInterval(timer)
