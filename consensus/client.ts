@@ -57,7 +57,7 @@ export type ConsensusClient = {
   retransmissions(): number
   /** Unanswered commands: sent to the replicas (≤ windowMax), and held here for room in the window. */
   queued(): { readonly out: number; readonly held: number }
-  /** Commands rejected without being sent: held for half their deadline (overload). */
+  /** Commands rejected without being sent: their turn came after half their deadline, or never came (overload). */
   shed(): number
   close(): void
 }
@@ -196,9 +196,8 @@ export function connectClient(o: ClientOptions): ConsensusClient {
       const w = held[heldFrom++]!
       if (waiting.get(w.id) !== w) continue // answered to an earlier submission, or expired
       if (w.deadline - now < deadlineMs / 2) {
-        shedCount++
         waiting.delete(w.id)
-        w.reject(new ZixtError(ErrorCode.unavailable, `command ${w.id}: not sent, held ${now - (w.deadline - deadlineMs)} ms behind a full window of ${windowMax}; the cluster is overloaded`, { commandId: w.id, sent: false }))
+        shed(w, now)
         continue
       }
       send(w, now)
@@ -207,6 +206,11 @@ export function connectClient(o: ClientOptions): ConsensusClient {
       held.splice(0, heldFrom)
       heldFrom = 0
     }
+  }
+
+  function shed(w: Waiting, now: number): void {
+    shedCount++
+    w.reject(new ZixtError(ErrorCode.unavailable, `command ${w.id}: not sent, held ${now - (w.deadline - deadlineMs)} ms behind a full window of ${windowMax}; the cluster is overloaded`, { commandId: w.id, sent: false }))
   }
 
   function send(w: Waiting, now: number): void {
@@ -251,7 +255,8 @@ export function connectClient(o: ClientOptions): ConsensusClient {
     for (const [id, w] of waiting) { // oldest first
       if (now >= w.deadline) {
         settle(id, w)
-        w.reject(new ZixtError(ErrorCode.unavailable, `command ${id}: no f+1 matching replies within ${deadlineMs} ms`, { commandId: id }))
+        if (!isOut(w)) shed(w, now)
+        else w.reject(new ZixtError(ErrorCode.unavailable, `command ${id}: no f+1 matching replies within ${deadlineMs} ms`, { commandId: id }))
       } else if (!isOut(w)) continue
       else if (now >= w.nextRetransmit && overtaken(w.seq, progress)) resend(w)
       else if (stall !== null && stall.at === now && stall.probes < stallProbeSize(stall.round) && now - w.sentAt >= retransmitMs) {
