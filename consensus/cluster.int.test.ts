@@ -129,7 +129,7 @@ t.test('a replica that missed 1,000 blocks catches up; a rogue replica and a rog
   let sent = 0
   const noise = setInterval(() => {
     const body: Body = { type: 'checkpoint', height: 64, blockHash: crypto.randomBytes(32) }
-    const prepare: Body = { type: 'prepare', view: 0, height: 5, blockHash: crypto.randomBytes(32), certDigest: crypto.randomBytes(32) }
+    const prepare: Body = { type: 'prepare', view: 0, height: 5, blockHash: crypto.randomBytes(32), proposalDigest: crypto.randomBytes(32) }
     const frames = [
       crypto.randomBytes(64), // not CBOR
       encodeSigned({ from: 3, body, sig: crypto.randomBytes(3309) }), // forged signature

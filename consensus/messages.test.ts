@@ -3,7 +3,7 @@
 // primary's pre-prepare would stop verifying once forwarded inside a view change.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { decodeSigned, encodeBody, encodeSigned, type PrePrepare, type Signed, type ViewChange } from './messages.ts'
+import { decodeSigned, encodeBody, encodeSigned, proposalDigestInput, type PrePrepare, type Signed, type ViewChange } from './messages.ts'
 
 function prePrepare(commands: number, height: number): PrePrepare {
   return {
@@ -43,13 +43,13 @@ t.test('a changed byte in a command changes the body bytes: the signature no lon
 })
 
 t.test('other messages carry no body bytes (they are small; their bodies are encoded to check)', async (t) => {
-  const m: Signed = { from: 1, body: { type: 'prepare', view: 0, height: 3, blockHash: randomBytes(32), certDigest: randomBytes(32) }, sig: randomBytes(3309) }
+  const m: Signed = { from: 1, body: { type: 'prepare', view: 0, height: 3, blockHash: randomBytes(32), proposalDigest: randomBytes(32) }, sig: randomBytes(3309) }
   t.equal(decodeSigned(encodeSigned(m)).bodyBytes, undefined)
 })
 
 t.test('a view change: its prepared pre-prepare and pre-prepared blocks round-trip; malformed claims are refused', async (t) => {
   const inner: Signed = { from: 3, body: prePrepare(4, 12), sig: randomBytes(3309) }
-  const claim = { view: 3, blockHash: randomBytes(32), certDigest: randomBytes(32) }
+  const claim = { view: 3, blockHash: randomBytes(32), proposalDigest: randomBytes(32) }
   const vc = (over: Record<string, unknown> = {}): Signed => ({
     from: 1, sig: randomBytes(3309),
     body: { type: 'viewChange', newView: 8, committed: { height: 11, blockHash: randomBytes(32), headerView: 2, certificate: [] }, prepared: inner, prePrepared: [claim], ...over } as Signed['body'],
@@ -65,4 +65,21 @@ t.test('a view change: its prepared pre-prepare and pre-prepared blocks round-tr
   t.throws(() => decodeSigned(encodeSigned(vc({ prePrepared: Array.from({ length: 17 }, () => claim) }))), /prePrepared: not a list of at most 16/)
   t.throws(() => decodeSigned(encodeSigned(vc({ prePrepared: [{ ...claim, blockHash: randomBytes(31) }] }))), /blockHash: not a 32-byte hash/)
   t.throws(() => decodeSigned(encodeSigned(vc({ prePrepared: [{ view: 1, blockHash: claim.blockHash }] }))), /prePrepared\[\]: unexpected fields/)
+})
+
+t.test('proposalDigestInput covers the previous certificate and the rejections, which the block hash does not', async (t) => {
+  const b = prePrepare(3, 9)
+  const base = Buffer.from(proposalDigestInput(b))
+  t.same(Buffer.from(proposalDigestInput({ ...b, batch: [], blockHash: randomBytes(32), view: 99 })), base, 'the batch, hash and view are named elsewhere (block hash, message)')
+  const other: PrePrepare[] = [
+    { ...b, rejected: [] },
+    { ...b, rejected: [...b.rejected, { commandId: 'd'.repeat(43), code: 'ZIXT_ERR_NOT_MEMBER' }] }, // an extra rejected command
+    { ...b, rejected: [{ ...b.rejected[0]!, code: 'ZIXT_ERR_FORBIDDEN' }] },
+    { ...b, prevCertificate: b.prevCertificate.slice(0, 2) },
+    { ...b, prevCertificate: [] },
+  ]
+  for (const o of other) t.not(Buffer.from(proposalDigestInput(o)).toString('hex'), base.toString('hex'))
+  // two rejections in the other order are another proposal
+  const two = { ...b, rejected: [{ commandId: 'a', code: 'X' }, { commandId: 'b', code: 'Y' }] }
+  t.not(Buffer.from(proposalDigestInput(two)).toString('hex'), Buffer.from(proposalDigestInput({ ...two, rejected: [...two.rejected].reverse() })).toString('hex'))
 })

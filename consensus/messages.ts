@@ -33,8 +33,12 @@ export type PrePrepare = {
    */
   readonly prevCertificate: readonly CommitSignature[]
 }
-/** certDigest: hash of encodeCertificate(prePrepare.prevCertificate), so prepared/committed binds it too. */
-export type Prepare = { readonly type: 'prepare'; readonly view: number; readonly height: number; readonly blockHash: Uint8Array; readonly certDigest: Uint8Array }
+/**
+ * proposalDigest: SHA3-256 of proposalDigestInput(prePrepare): the certificate of the previous
+ * height and the rejections, which the block hash does not cover (a rejected command leaves no
+ * trace in the block), so prepared/committed binds them too.
+ */
+export type Prepare = { readonly type: 'prepare'; readonly view: number; readonly height: number; readonly blockHash: Uint8Array; readonly proposalDigest: Uint8Array }
 export type Commit = {
   readonly type: 'commit'
   readonly view: number
@@ -42,7 +46,7 @@ export type Commit = {
   readonly blockHash: Uint8Array
   readonly headerView: number
   readonly certSig: Uint8Array // over commitMessage(headerView, height, blockHash): goes into the block
-  readonly certDigest: Uint8Array // as in Prepare
+  readonly proposalDigest: Uint8Array // as in Prepare
 }
 export type Checkpoint = { readonly type: 'checkpoint'; readonly height: number; readonly blockHash: Uint8Array }
 /** Proof that a block is committed: its hash and 2f+1 commit signatures (height -1 = nothing yet, no signatures). */
@@ -53,7 +57,7 @@ export type CommitProof = {
   readonly certificate: readonly CommitSignature[]
 }
 /** A block pre-prepared at a height, identified as prepares and commits name it, and the latest view it was pre-prepared in. */
-export type PrePrepared = { readonly view: number; readonly blockHash: Uint8Array; readonly certDigest: Uint8Array }
+export type PrePrepared = { readonly view: number; readonly blockHash: Uint8Array; readonly proposalDigest: Uint8Array }
 /**
  * The sender's word on the height after `committed` (Castro & Liskov, ACM TOCS 2002, the
  * view change of BFT without signed prepares). `prepared`: the pre-prepare, signed by its primary,
@@ -87,9 +91,14 @@ function certToValue(c: readonly CommitSignature[]): Value {
   return c.map((s) => ({ replica: s.replica, keyId: s.keyId, signature: s.signature }))
 }
 
-/** Canonical bytes of a certificate (what certDigest hashes). */
+/** Canonical bytes of a certificate. */
 export function encodeCertificate(c: readonly CommitSignature[]): Uint8Array {
   return encode(certToValue(c))
+}
+
+/** What proposalDigest hashes: the pre-prepare's certificate of the previous height and its rejections, in order. */
+export function proposalDigestInput(b: PrePrepare): Uint8Array {
+  return encode([certToValue(b.prevCertificate), b.rejected.map((r) => [r.commandId, r.code])])
 }
 
 export function bodyToValue(b: Body): Value {
@@ -109,7 +118,7 @@ export function bodyToValue(b: Body): Value {
         newView: b.newView,
         committed: { ...b.committed, certificate: certToValue(b.committed.certificate) },
         prepared: b.prepared === null ? null : signedToValue(b.prepared),
-        prePrepared: b.prePrepared.map((p) => ({ view: p.view, blockHash: p.blockHash, certDigest: p.certDigest })),
+        prePrepared: b.prePrepared.map((p) => ({ view: p.view, blockHash: p.blockHash, proposalDigest: p.proposalDigest })),
       }
     case 'newView':
       return { type: b.type, view: b.view, viewChanges: b.viewChanges.map(signedToValue), prePrepare: signedToValue(b.prePrepare) }
@@ -192,13 +201,13 @@ export function bodyFromValue(v: Value, depth = 0): Body {
       }
     }
     case 'prepare':
-      keys(o, ['type', 'view', 'height', 'blockHash', 'certDigest'], type)
-      return { type, view: nat(o.view, 'view'), height: nat(o.height, 'height'), blockHash: hash32(o.blockHash, 'blockHash'), certDigest: hash32(o.certDigest, 'certDigest') }
+      keys(o, ['type', 'view', 'height', 'blockHash', 'proposalDigest'], type)
+      return { type, view: nat(o.view, 'view'), height: nat(o.height, 'height'), blockHash: hash32(o.blockHash, 'blockHash'), proposalDigest: hash32(o.proposalDigest, 'proposalDigest') }
     case 'commit':
-      keys(o, ['type', 'view', 'height', 'blockHash', 'headerView', 'certSig', 'certDigest'], type)
+      keys(o, ['type', 'view', 'height', 'blockHash', 'headerView', 'certSig', 'proposalDigest'], type)
       return {
         type, view: nat(o.view, 'view'), height: nat(o.height, 'height'), blockHash: hash32(o.blockHash, 'blockHash'),
-        headerView: nat(o.headerView, 'headerView'), certSig: bytes(o.certSig, 'certSig', 8192), certDigest: hash32(o.certDigest, 'certDigest'),
+        headerView: nat(o.headerView, 'headerView'), certSig: bytes(o.certSig, 'certSig', 8192), proposalDigest: hash32(o.proposalDigest, 'proposalDigest'),
       }
     case 'checkpoint':
       keys(o, ['type', 'height', 'blockHash'], type)
@@ -218,8 +227,8 @@ export function bodyFromValue(v: Value, depth = 0): Body {
       const prepared = o.prepared === null ? null : signedFromValue(o.prepared!, depth + 1)
       const prePrepared = arr(o.prePrepared, 'prePrepared', prePreparedMax).map((x) => {
         const p = obj(x, 'prePrepared[]')
-        keys(p, ['view', 'blockHash', 'certDigest'], 'prePrepared[]')
-        return { view: nat(p.view, 'view'), blockHash: hash32(p.blockHash, 'blockHash'), certDigest: hash32(p.certDigest, 'certDigest') }
+        keys(p, ['view', 'blockHash', 'proposalDigest'], 'prePrepared[]')
+        return { view: nat(p.view, 'view'), blockHash: hash32(p.blockHash, 'blockHash'), proposalDigest: hash32(p.proposalDigest, 'proposalDigest') }
       })
       return { type, newView: nat(o.newView, 'newView'), committed, prepared, prePrepared }
     }

@@ -11,7 +11,7 @@ const pp = (view: number, b: number, height = 5): Signed => {
   const body: PrePrepare = { type: 'prePrepare', view, height, time: 0, headerView: view, proposer: view % 4, batch: [], blockHash: block(b), rejected: [], prevCertificate: [] }
   return { from: view % 4, body, sig: new Uint8Array(0) }
 }
-const q = (view: number, b: number): PrePrepared => ({ view, blockHash: block(b), certDigest: digest })
+const q = (view: number, b: number): PrePrepared => ({ view, blockHash: block(b), proposalDigest: digest })
 /** A report from a replica committed at 4: what it prepared at 5 (view, block) and pre-prepared there. */
 const vc = (prepared: [number, number] | null, prePrepared: PrePrepared[] = [], height = 4): ViewChange => ({
   type: 'viewChange', newView: 9, committed: committed(height), prepared: prepared === null ? null : pp(prepared[0], prepared[1], height + 1), prePrepared,

@@ -33,7 +33,7 @@ import type { App, CommandResult, Execution, ProtocolKeys } from './app.ts'
 import type { ReplicaConfig } from './config.ts'
 import {
   type Body, type Checkpoint, type Commit, type CommitProof, type NewView, type PrePrepare, type Prepare,
-  type PrePrepared, type Signed, type ViewChange, decodeSigned, encodeBody, encodeCertificate, encodeSigned, prePreparedMax,
+  type PrePrepared, type Signed, type ViewChange, decodeSigned, encodeBody, encodeSigned, prePreparedMax, proposalDigestInput,
 } from './messages.ts'
 
 export type Input =
@@ -50,8 +50,9 @@ export type Effect =
    * Make the block durable. block.certificate is this replica's certificate for it: agreed
    * (the same on every correct replica) or only its own commit proof until a later block
    * agrees on one. `prev` is the agreed certificate of an earlier block, learned now.
+   * `transferred`: taken in by state transfer (its rejections may not be answered yet).
    */
-  | { readonly kind: 'persist'; readonly block: Block; readonly agreed: boolean; readonly prev: AgreedCertificate | null }
+  | { readonly kind: 'persist'; readonly block: Block; readonly agreed: boolean; readonly prev: AgreedCertificate | null; readonly transferred: boolean }
   | { readonly kind: 'reply'; readonly commandId: string; readonly result: CommandResult; readonly view: number }
   /** Deliver a tick at `at` (the primary holds its next proposal until then); ticks at the usual interval also do. */
   | { readonly kind: 'wake'; readonly at: number }
@@ -63,7 +64,15 @@ export type AgreedCertificate = { readonly height: number; readonly certificate:
 /** The last committed block; height -1 (and a zero hash) before the first block. */
 export type Tip = { readonly height: number; readonly hash: Uint8Array; readonly time: number; readonly headerView: number; readonly certificate: readonly CommitSignature[] }
 
-type Slot<S> = { readonly prePrepare: Signed; readonly body: PrePrepare; readonly certDigest: Uint8Array; readonly exec: Execution<S>; prepared: boolean; commitSent: boolean }
+type Slot<S> = { readonly prePrepare: Signed; readonly body: PrePrepare; readonly proposalDigest: Uint8Array; readonly exec: Execution<S>; prepared: boolean; commitSent: boolean }
+
+/**
+ * Our execution of a pre-prepare above the tip that rejects commands, and the commits seen for
+ * exactly that proposal (block hash, header view, proposalDigest): view → replicas. Its
+ * rejections may be answered for a block taken in by state transfer only once 2f+1 replicas
+ * committed that proposal in one view (withOwnRejections).
+ */
+type Rejecting<S> = { readonly exec: Execution<S>; readonly headerView: number; readonly proposalDigest: Uint8Array; readonly commits: Map<number, Set<number>> }
 
 type Votes = {
   height: number
@@ -85,9 +94,9 @@ export type ReplicaState<S> = {
   learnedAgreed: AgreedCertificate | null // the tip's agreed certificate, learned by state transfer, not yet stored
   slot: Slot<S> | null
   votes: Votes
-  preparedProof: { readonly prePrepare: Signed; readonly height: number; readonly view: number; readonly certDigest: Uint8Array } | null
+  preparedProof: { readonly prePrepare: Signed; readonly height: number; readonly view: number; readonly proposalDigest: Uint8Array } | null
   prePrepared: { height: number; blocks: PrePrepared[] } // what we pre-prepared at `height` (tip + 1), latest view per block
-  rejecting: Execution<S>[] // our executions of pre-prepares above the tip that reject commands (newest rejectingMax)
+  rejecting: Rejecting<S>[] // our executions of pre-prepares above the tip that reject commands (newest rejectingMax)
   pending: Map<string, Uint8Array> // commandId → command, arrival order
   early: Signed[] // messages for heights above the next one, or a new view waiting for catch-up
   viewChanges: Map<number, Map<number, Signed>> // new view → replica → view change
@@ -109,7 +118,8 @@ export type ReplicaState<S> = {
   certified: number // highest height we hold a commit proof for (view change, new view)
   resend: { at: number; messages: Uint8Array[] } // our messages for the block in flight, re-sent while it stalls
   lastProposalAt: number // when we last proposed a block (proposeIntervalMs counts from here)
-  lastCommit: { height: number; bytes: Uint8Array } | null // our commit for the tip, for peers that missed it
+  recentCommits: Map<number, Uint8Array> // height → our commit there (the newest recentCommitsMax), for peers that missed it
+  awaiting: Rejecting<S>[] // rejecting executions of blocks taken in by state transfer, waiting for 2f+1 commits (newest rejectingMax)
   tipVerified: Map<number, Uint8Array> // replica → its certificate signature over the tip, already verified
   counters: Counters
 }
@@ -128,7 +138,7 @@ export function initialReplica<S>(id: number, config: ReplicaConfig, app: S, tip
     votes: { height: tip.height + 1, view: 0, prepares: new Map(), commits: new Map() },
     preparedProof: null, prePrepared: { height: tip.height + 1, blocks: [] }, rejecting: [], pending: new Map(), early: [], viewChanges: new Map(), viewHints: new Map(),
     deadline: null, viewChangeAttempts: 0, checkpoints: new Map(), stable: { height: tip.height, hash: tip.hash },
-    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedOnStart: false, probedFor: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, lastCommit: null, tipVerified: new Map(),
+    results: { byId: new Map(), bytes: 0 }, unpersisted: new Map(), checkpointHashes: new Map(), reproposal: null, speculation: null, persistedHeight: tip.height, fetching: null, probedOnStart: false, probedFor: null, lagHints: new Map(), certified: tip.height, resend: { at: 0, messages: [] }, lastProposalAt: Number.NEGATIVE_INFINITY, recentCommits: new Map(), awaiting: [], tipVerified: new Map(),
     counters: { dropped: 0, badSignature: 0, viewChanges: 0, committedBlocks: 0, fetchedBlocks: 0 },
   }
 }
@@ -160,6 +170,8 @@ const isPrimary = (s: ReplicaState<unknown>): boolean => primaryOf(s.view, s.con
 // That saves two ML-DSA signatures per backup per block, and the prepares' verifications.
 const unsigned = new Uint8Array(0)
 const rejectingMax = 8 // our rejecting pre-prepares kept above the tip (views may bring several)
+const rejectingViewsMax = 8 // views whose commits a rejecting proposal counts
+const recentCommitsMax = 16
 const channelOnly = (b: Body): boolean => b.type === 'prepare' || b.type === 'commit'
 
 function sign<S>(c: Ctx<S>, body: Body, to?: number): Signed {
@@ -198,6 +210,10 @@ function onRequest<S>(c: Ctx<S>, command: Uint8Array): void {
     c.fx.push({ kind: 'reply', commandId: id, result: known.result, view: s.view })
     return
   }
+  // A retransmission of a command rejected in a block we took in by state transfer, whose
+  // rejection waits for 2f+1 commits of our execution: ask the others again.
+  const waiting = awaited(s, id)
+  if (waiting !== undefined) askCommits(c, waiting)
   if (s.pending.has(id) || committedUnpersisted(s, id)) return
   if (s.pending.size >= s.config.pendingCommandsMax) return drop(c, 'request: pending queue full')
   s.pending.set(id, command)
@@ -343,9 +359,12 @@ function dispatch<S>(c: Ctx<S>, m: Signed): void {
 /** Normal-case message for a later height or view: remember it and maybe notice we lag. */
 function future<S>(c: Ctx<S>, m: Signed, view: number, height: number): boolean {
   const { s } = c
-  if (height === s.tip.height && s.lastCommit?.height === height && (m.body.type === 'prepare' || m.body.type === 'prePrepare')) {
-    // The peer still works on the block we committed: it may lack our commit.
-    c.fx.push({ kind: 'send', to: m.from, bytes: s.lastCommit.bytes })
+  const ours = height <= s.tip.height && (m.body.type === 'prepare' || m.body.type === 'prePrepare') ? s.recentCommits.get(height) : undefined
+  if (ours !== undefined) {
+    // The peer still works on a block we committed, or asks for the commits of one it took in
+    // by state transfer (withOwnRejections): it may lack our commit. (Never answered to a
+    // commit, so two replicas cannot keep answering each other.)
+    c.fx.push({ kind: 'send', to: m.from, bytes: ours })
   }
   if (view > s.view || (view === s.view && s.mode === 'viewChange')) noteViewHint(c, m.from, view)
   if (height <= s.tip.height + 1 && view === s.view && s.mode === 'normal') return false
@@ -424,7 +443,7 @@ function checkAndAccept<S>(c: Ctx<S>, m: Signed, b: PrePrepare): void {
   if (!prevCertificateValid(c, b)) return suspect(c, `pre-prepare carries no valid certificate of height ${b.height - 1}`)
   acceptPrePrepare(c, m, b, exec)
   if (!isPrimary(s)) {
-    const own = sign(c, { type: 'prepare', view: s.view, height: b.height, blockHash: b.blockHash, certDigest: c.s.slot!.certDigest })
+    const own = sign(c, { type: 'prepare', view: s.view, height: b.height, blockHash: b.blockHash, proposalDigest: c.s.slot!.proposalDigest })
     s.votes.prepares.set(s.id, own) // our own prepare counts toward the 2f (PBFT §4.2)
   }
   // The primary just showed it is alive and proposing: the block gets a whole timeout from
@@ -443,15 +462,20 @@ function prevCertificateValid<S>(c: Ctx<S>, b: PrePrepare): boolean {
   return certificateValid(c, s.tip.headerView, s.tip.height, s.tip.hash, b.prevCertificate, s.tipVerified)
 }
 
-function certDigestOf<S>(c: Ctx<S>, b: PrePrepare): Uint8Array {
-  return c.env.app.digest(encodeCertificate(b.prevCertificate))
+function proposalDigestOf<S>(c: Ctx<S>, b: PrePrepare): Uint8Array {
+  return c.env.app.digest(proposalDigestInput(b))
 }
 
 function acceptPrePrepare<S>(c: Ctx<S>, m: Signed, b: PrePrepare, exec: Execution<S>): void {
-  const certDigest = certDigestOf(c, b)
-  c.s.slot = { prePrepare: m, body: b, certDigest, exec, prepared: false, commitSent: false }
-  notePrePrepared(c.s, b.height, { view: b.view, blockHash: b.blockHash, certDigest })
-  if (b.rejected.length > 0) c.s.rejecting = [...c.s.rejecting.filter((e) => !equalBytes(e.blockHash, exec.blockHash)), exec].slice(-rejectingMax)
+  const proposalDigest = proposalDigestOf(c, b)
+  c.s.slot = { prePrepare: m, body: b, proposalDigest, exec, prepared: false, commitSent: false }
+  notePrePrepared(c.s, b.height, { view: b.view, blockHash: b.blockHash, proposalDigest })
+  if (b.rejected.length > 0) {
+    // A re-proposal in a later view is the same proposal: the commits seen for it still count.
+    const seen = c.s.rejecting.find((e) => sameProposal(e, { exec, headerView: b.headerView, proposalDigest }))
+    const entry: Rejecting<S> = { exec, headerView: b.headerView, proposalDigest, commits: seen?.commits ?? new Map() }
+    c.s.rejecting = [...c.s.rejecting.filter((e) => e !== seen), entry].slice(-rejectingMax)
+  }
   replayEarly(c)
 }
 
@@ -462,8 +486,8 @@ function notePrePrepared(s: ReplicaState<unknown>, height: number, p: PrePrepare
   s.prePrepared.blocks = [...others, p].slice(-prePreparedMax)
 }
 
-const sameBlock = (a: { readonly blockHash: Uint8Array; readonly certDigest: Uint8Array }, b: { readonly blockHash: Uint8Array; readonly certDigest: Uint8Array }): boolean =>
-  equalBytes(a.blockHash, b.blockHash) && equalBytes(a.certDigest, b.certDigest)
+const sameBlock = (a: { readonly blockHash: Uint8Array; readonly proposalDigest: Uint8Array }, b: { readonly blockHash: Uint8Array; readonly proposalDigest: Uint8Array }): boolean =>
+  equalBytes(a.blockHash, b.blockHash) && equalBytes(a.proposalDigest, b.proposalDigest)
 
 function onPrepare<S>(c: Ctx<S>, m: Signed, b: Prepare): void {
   const { s } = c
@@ -476,12 +500,57 @@ function onPrepare<S>(c: Ctx<S>, m: Signed, b: Prepare): void {
 
 function onCommit<S>(c: Ctx<S>, m: Signed, b: Commit): void {
   const { s } = c
-  if (future(c, m, b.view, b.height)) return
-  if (s.mode !== 'normal' || b.view !== s.view || b.height !== s.tip.height + 1) return
+  const counts = !future(c, m, b.view, b.height) && b.height === s.tip.height + 1
+  // A commit for one of our rejecting proposals is noted in any view and mode: it may be what
+  // later lets us answer the rejections of a block we take in by state transfer.
+  const proposal = { exec: { blockHash: b.blockHash }, headerView: b.headerView, proposalDigest: b.proposalDigest }
+  const rejecting = b.height === s.tip.height + 1 ? s.rejecting.find((e) => sameProposal(e, proposal))
+    : b.height <= s.tip.height ? s.awaiting.find((e) => e.exec.block.header.height === b.height && sameProposal(e, proposal)) : undefined
+  if (!counts && rejecting === undefined) return
   const cert: CommitSignature = { replica: m.from, keyId: c.env.keys.keyIdOf(m.from, b.height), signature: b.certSig }
   if (!c.env.keys.verifyCommit(b.headerView, b.height, b.blockHash, cert)) return drop(c, `commit from ${m.from} with a bad certificate signature`)
+  if (rejecting !== undefined) {
+    noteCommitOf(rejecting, b.view, m.from)
+    if (b.height <= s.tip.height && confirmed(s, rejecting)) answerAwaited(c, rejecting)
+  }
+  if (!counts) return
   s.votes.commits.set(m.from, { commit: b, cert })
   checkQuorums(c)
+}
+
+const sameProposal = (a: { readonly exec: { readonly blockHash: Uint8Array }; readonly headerView: number; readonly proposalDigest: Uint8Array }, b: { readonly exec: { readonly blockHash: Uint8Array }; readonly headerView: number; readonly proposalDigest: Uint8Array }): boolean =>
+  a.headerView === b.headerView && equalBytes(a.exec.blockHash, b.exec.blockHash) && equalBytes(a.proposalDigest, b.proposalDigest)
+
+const awaited = <S>(s: ReplicaState<S>, commandId: string): Rejecting<S> | undefined =>
+  s.awaiting.find((e) => e.exec.results.some((r) => r.commandId === commandId && r.result.kind === 'rejected'))
+
+const confirmed = (s: ReplicaState<unknown>, e: Rejecting<unknown>): boolean => [...e.commits.values()].some((r) => r.size >= quorum(s))
+
+/** 2f+1 commits of the proposal we executed for a block we took in by state transfer: its rejections are the agreed ones. */
+function answerAwaited<S>(c: Ctx<S>, e: Rejecting<S>): void {
+  const { s } = c
+  s.awaiting = s.awaiting.filter((a) => a !== e)
+  for (const r of e.exec.results) {
+    if (r.result.kind !== 'rejected') continue
+    s.pending.delete(r.commandId)
+    rememberResult(s.results, s.config, r.commandId, r.result, c.now)
+    c.fx.push({ kind: 'reply', commandId: r.commandId, result: r.result, view: s.view })
+  }
+  if (s.pending.size === 0 && s.mode === 'normal') s.deadline = null
+}
+
+/** Asks the others for their commits of an awaited proposal: a prepare for it, which a replica that committed that height answers with its commit (future). */
+function askCommits<S>(c: Ctx<S>, e: Rejecting<S>): void {
+  const h = e.exec.block.header
+  const ask: Prepare = { type: 'prepare', view: c.s.view, height: h.height, blockHash: e.exec.blockHash, proposalDigest: e.proposalDigest }
+  c.fx.push({ kind: 'broadcast', bytes: encodeSigned({ from: c.s.id, body: ask, sig: unsigned }) })
+}
+
+function noteCommitOf(e: Rejecting<unknown>, view: number, replica: number): void {
+  const replicas = e.commits.get(view) ?? new Set<number>()
+  replicas.add(replica)
+  e.commits.set(view, replicas)
+  if (e.commits.size > rejectingViewsMax) e.commits.delete(Math.min(...e.commits.keys()))
 }
 
 function checkQuorums<S>(c: Ctx<S>): void {
@@ -489,23 +558,26 @@ function checkQuorums<S>(c: Ctx<S>): void {
   const slot = s.slot
   if (slot === null || s.votes.view !== s.view || s.votes.height !== slot.body.height) return
   if (!slot.prepared) {
-    const matching = [...s.votes.prepares.values()].filter((p) => equalBytes((p.body as Prepare).blockHash, slot.body.blockHash) && equalBytes((p.body as Prepare).certDigest, slot.certDigest))
+    const matching = [...s.votes.prepares.values()].filter((p) => equalBytes((p.body as Prepare).blockHash, slot.body.blockHash) && equalBytes((p.body as Prepare).proposalDigest, slot.proposalDigest))
     if (matching.length >= 2 * s.config.f) {
       slot.prepared = true
-      s.preparedProof = { prePrepare: slot.prePrepare, height: slot.body.height, view: s.view, certDigest: slot.certDigest }
+      s.preparedProof = { prePrepare: slot.prePrepare, height: slot.body.height, view: s.view, proposalDigest: slot.proposalDigest }
     }
   }
   if (slot.prepared && !slot.commitSent) {
     slot.commitSent = true
     const cert = c.env.keys.signCommit(slot.body.headerView, slot.body.height, slot.body.blockHash)
-    const body: Commit = { type: 'commit', view: s.view, height: slot.body.height, blockHash: slot.body.blockHash, headerView: slot.body.headerView, certSig: cert.signature, certDigest: slot.certDigest }
+    const body: Commit = { type: 'commit', view: s.view, height: slot.body.height, blockHash: slot.body.blockHash, headerView: slot.body.headerView, certSig: cert.signature, proposalDigest: slot.proposalDigest }
     const signed = sign(c, body)
-    s.lastCommit = { height: body.height, bytes: encodeSigned(signed) }
+    s.recentCommits.set(body.height, encodeSigned(signed))
+    if (s.recentCommits.size > recentCommitsMax) s.recentCommits.delete(Math.min(...s.recentCommits.keys()))
     s.votes.commits.set(s.id, { commit: body, cert })
+    const rejecting = s.rejecting.find((e) => e.exec === slot.exec)
+    if (rejecting !== undefined) noteCommitOf(rejecting, s.view, s.id)
   }
   // 2f+1 commits for the block we hold prove that f+1 correct replicas prepared it, so it is
   // committed even if our own prepare quorum was lost on the way (PBFT committed predicate).
-  const commits = [...s.votes.commits.values()].filter((v) => equalBytes(v.commit.blockHash, slot.body.blockHash) && v.commit.headerView === slot.body.headerView && equalBytes(v.commit.certDigest, slot.certDigest))
+  const commits = [...s.votes.commits.values()].filter((v) => equalBytes(v.commit.blockHash, slot.body.blockHash) && v.commit.headerView === slot.body.headerView && equalBytes(v.commit.proposalDigest, slot.proposalDigest))
   if (commits.length < quorum(s)) return
   const certificate = commits.map((v) => v.cert).sort((a, b) => a.replica - b.replica).slice(0, quorum(s))
   const prev = slot.body.height > 0 ? { height: slot.body.height - 1, certificate: slot.body.prevCertificate } : null
@@ -537,11 +609,12 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   if (h > 0 && h % s.config.checkpointInterval === 0) s.checkpointHashes.set(h, exec.blockHash)
   if (s.preparedProof !== null && s.preparedProof.height <= h) s.preparedProof = null
   if (s.prePrepared.height <= h) s.prePrepared = { height: h + 1, blocks: [] }
-  if (s.rejecting.length > 0) s.rejecting = s.rejecting.filter((e) => e.block.header.height > h)
+  if (s.rejecting.length > 0) s.rejecting = s.rejecting.filter((e) => e.exec.block.header.height > h)
+  if (s.awaiting.length > 0) s.awaiting = s.awaiting.filter((e) => e.exec.block.header.height > h - recentCommitsMax) // the others keep no older commits
   for (const r of exec.results) s.pending.delete(r.commandId)
   s.unpersisted.set(h, exec.results)
   s.counters.committedBlocks++
-  c.fx.push({ kind: 'persist', block, agreed, prev: agreedPrev })
+  c.fx.push({ kind: 'persist', block, agreed, prev: agreedPrev, transferred })
   s.viewChangeAttempts = 0
   s.deadline = s.pending.size > 0 && !isPrimary(s) ? c.now + timeout(s) : null
   // Rotation is a view change every replica starts at the same height; a replica replaying
@@ -756,7 +829,7 @@ function startViewChange<S>(c: Ctx<S>, newView: number): void {
 function prePreparedReport<S>(c: Ctx<S>, height: number, pp: ReplicaState<S>['preparedProof']): readonly PrePrepared[] {
   const blocks = c.s.prePrepared.height === height ? c.s.prePrepared.blocks : []
   if (pp === null || pp.prePrepare.body.type !== 'prePrepare') return blocks
-  const mine = { view: pp.view, blockHash: pp.prePrepare.body.blockHash, certDigest: pp.certDigest }
+  const mine = { view: pp.view, blockHash: pp.prePrepare.body.blockHash, proposalDigest: pp.proposalDigest }
   return blocks.some((q) => q.view >= mine.view && sameBlock(q, mine)) ? blocks : [...blocks.filter((q) => !sameBlock(q, mine)).slice(-(prePreparedMax - 1)), mine]
 }
 
@@ -812,7 +885,7 @@ function checkViewChange<S>(c: Ctx<S>, b: ViewChange): string | null {
   if (ppb.height !== cp.height + 1 || ppb.view >= b.newView) return 'prepared claim for the wrong height or view'
   if (pp.from !== primaryOf(ppb.view, s.config.n) || !verified(c, pp)) return 'prepared pre-prepare not signed by its primary'
   // whoever prepared a block pre-prepared it in that view or later
-  const mine = { blockHash: ppb.blockHash, certDigest: certDigestOf(c, ppb) }
+  const mine = { blockHash: ppb.blockHash, proposalDigest: proposalDigestOf(c, ppb) }
   if (!b.prePrepared.some((q) => q.view >= ppb.view && sameBlock(q, mine))) return 'prepared block not among the pre-prepared'
   return null
 }
@@ -860,11 +933,11 @@ export function planNewView(vcs: readonly ViewChange[], f: number, digestOf: (pp
   const at = (v: ViewChange) => v.committed.height === maxCommitted // reports about maxCommitted + 1
   const claims = vcs.map((v) => {
     const b = v.prepared?.body
-    return b !== undefined && b.type === 'prePrepare' && at(v) && b.height === maxCommitted + 1 ? { view: b.view, blockHash: b.blockHash, certDigest: digestOf(b), body: b } : null
+    return b !== undefined && b.type === 'prePrepare' && at(v) && b.height === maxCommitted + 1 ? { view: b.view, blockHash: b.blockHash, proposalDigest: digestOf(b), body: b } : null
   })
   // the highest view first; one view's claims in byte order (two blocks prepared in one view
   // cannot both be true; the order only makes the choice the same everywhere)
-  const candidates = claims.filter((x) => x !== null).sort((a, b) => b.view - a.view || Buffer.compare(a.blockHash, b.blockHash) || Buffer.compare(a.certDigest, b.certDigest))
+  const candidates = claims.filter((x) => x !== null).sort((a, b) => b.view - a.view || Buffer.compare(a.blockHash, b.blockHash) || Buffer.compare(a.proposalDigest, b.proposalDigest))
   for (const cand of candidates) {
     const a1 = claims.filter((x) => x === null || x.view < cand.view || (x.view === cand.view && sameBlock(x, cand))).length
     const a2 = vcs.filter((v) => at(v) && v.prePrepared.some((q) => q.view >= cand.view && sameBlock(q, cand))).length
@@ -880,7 +953,7 @@ function maybeNewView<S>(c: Ctx<S>): void {
   const set = s.viewChanges.get(s.view)
   if (set === undefined || set.size < quorum(s) || !set.has(s.id)) return
   const chosen = [...set.values()].sort((a, b) => a.from - b.from)
-  const plan = planNewView(chosen.map((m) => m.body as ViewChange), s.config.f, (pp) => certDigestOf(c, pp))
+  const plan = planNewView(chosen.map((m) => m.body as ViewChange), s.config.f, (pp) => proposalDigestOf(c, pp))
   if (plan.maxCommitted > s.tip.height) {
     maybeFetch(c)
     return // catch up first; the next input retries
@@ -928,7 +1001,7 @@ function onNewView<S>(c: Ctx<S>, m: Signed, b: NewView): void {
     vcs.push(v.body)
   }
   if (senders.size < quorum(s)) return drop(c, 'new view: too few view changes')
-  const plan = planNewView(vcs, s.config.f, (pp) => certDigestOf(c, pp))
+  const plan = planNewView(vcs, s.config.f, (pp) => proposalDigestOf(c, pp))
   if (plan.decision === 'wait') return drop(c, 'new view: its view changes decide nothing')
   const pp = b.prePrepare
   if (pp.from !== m.from || pp.body.type !== 'prePrepare' || pp.body.view !== b.view || pp.body.height !== plan.maxCommitted + 1 || !verified(c, pp)) {
@@ -940,7 +1013,7 @@ function onNewView<S>(c: Ctx<S>, m: Signed, b: NewView): void {
   } else {
     const r = plan.reproposal
     const same = equalBytes(r.blockHash, ppb.blockHash) && r.time === ppb.time && r.headerView === ppb.headerView && r.proposer === ppb.proposer && r.batch.length === ppb.batch.length &&
-      equalBytes(certDigestOf(c, r), certDigestOf(c, ppb))
+      equalBytes(proposalDigestOf(c, r), proposalDigestOf(c, ppb))
     if (!same) return drop(c, 'new view: re-proposal differs from the prepared block')
   }
   enterView(c, b.view)
@@ -990,7 +1063,7 @@ function dropRejectedPending<S>(c: Ctx<S>): void {
     return
   }
   let dropped = 0
-  for (const r of exec.results) if (r.result.kind === 'rejected' && s.pending.delete(r.commandId)) dropped++
+  for (const r of exec.results) if (r.result.kind === 'rejected' && !awaited(s, r.commandId) && s.pending.delete(r.commandId)) dropped++
   if (dropped > 0) c.fx.push({ kind: 'log', level: 'info', message: `state transfer: ${dropped} pending commands our state now rejects dropped` })
   if (s.pending.size === 0 && s.mode === 'normal') s.deadline = null
 }
@@ -1075,19 +1148,34 @@ function applyFetched<S>(c: Ctx<S>, bytes: Uint8Array, agreed: boolean): string 
   if (!equalBytes(exec.blockHash, hash)) return `block ${h.height}: re-execution gives a different block`
   if (exec.results.some((r) => r.result.kind === 'rejected')) return `block ${h.height}: contains a rejected command`
   s.slot = null
-  commitBlock(c, withOwnRejections(s, exec), block.certificate, true, agreed, null)
+  commitBlock(c, withOwnRejections(c, exec), block.certificate, true, agreed, null)
   return null
 }
 
 /**
  * A fetched block keeps only what committed. If we executed a pre-prepare of this very block
  * (same hash, so the same tip, header and committed commands), its rejections are answered
- * too: the replicas that executed the pre-prepare but took the block in by state transfer
- * (it committed while they were changing views or missed the commits) would otherwise leave
- * the rejected command unanswered, and fewer than f+1 could answer it. The rejections are
- * then as good as on the normal path: ours, from a pre-prepare of the block that committed.
+ * too, once we hold 2f+1 commits of that same proposal (proposalDigest covers its
+ * rejections) in one view: the replicas that executed the pre-prepare but took the block in
+ * by state transfer (it committed while they were changing views, or they missed their
+ * commit quorum) would otherwise leave the rejected command unanswered, and fewer than f+1
+ * could answer it. The same hash alone is not enough: an equivocating primary can hand one
+ * backup the block's batch plus a command that backup's state rejects (same block hash,
+ * other rejections). Nor is our own prepared certificate: f correct replicas that sent
+ * prepares without preparing report nothing prepared, and a view change can choose the other
+ * proposal. 2f+1 commits in one view mean f+1 correct replicas prepared exactly this
+ * proposal, and every later view keeps it. Without them yet, the execution waits in
+ * `awaiting` and we ask the others for their commits of that height (askCommits; again on
+ * each retransmission of a rejected command).
  */
-function withOwnRejections<S>(s: ReplicaState<S>, fetched: Execution<S>): Execution<S> {
-  const own = s.rejecting.find((e) => equalBytes(e.blockHash, fetched.blockHash))
-  return own === undefined ? fetched : { ...fetched, results: own.results }
+function withOwnRejections<S>(c: Ctx<S>, fetched: Execution<S>): Execution<S> {
+  const { s } = c
+  const own = s.rejecting.find((e) => equalBytes(e.exec.blockHash, fetched.blockHash) && confirmed(s, e))
+  if (own !== undefined) return { ...fetched, results: own.exec.results }
+  for (const e of s.rejecting) {
+    if (!equalBytes(e.exec.blockHash, fetched.blockHash)) continue
+    s.awaiting = [...s.awaiting.filter((a) => a !== e), e].slice(-rejectingMax)
+    askCommits(c, e)
+  }
+  return fetched
 }

@@ -109,6 +109,25 @@ t.test('a command rejected in a block some replicas took in by state transfer is
   for (const o of runs) t.ok(check(t, o).fetchedBlocks > 0, `seed ${o.seed}: blocks were fetched`)
 })
 
+t.test('an equivocating primary cannot make one backup answer a rejection the others never ordered', async (t) => {
+  // The Byzantine primary hands one backup its batch plus a command every state rejects: the
+  // block hash is the same (a rejected command leaves no trace in the block), the rejections
+  // are not. Prepares and commits used to agree on the block hash and the previous
+  // certificate only, so that backup committed the block on the normal path and answered the
+  // extra rejection (with the primary's word, f+1 answers for a command the others never
+  // ordered); taken in by state transfer, the same hash brought back its own execution. Each
+  // of these runs failed one of the two ways before proposalDigest covered the rejections and
+  // the state-transfer path waited for 2f+1 commits of the very proposal.
+  const rotating = { submitEveryMs: 3, config: { rotateEveryBlocks: 3, batchCommandsMax: 4 } }
+  const runs: SimOptions[] = [
+    { seed: 4, commands: 80, ...lossy, byzantine: { replica: 0, behaviour: 'splitRejections' } },
+    { seed: 8, commands: 80, ...lossy, byzantine: { replica: 0, behaviour: 'splitRejections' } },
+    { seed: 4, commands: 80, ...lossy, ...rotating, byzantine: { replica: 0, behaviour: 'splitRejections' } },
+    { seed: 6, commands: 80, ...lossy, ...rotating, byzantine: { replica: 2, behaviour: 'splitRejections' } },
+  ]
+  for (const o of runs) t.ok(check(t, o).fetchedBlocks > 0, `seed ${o.seed}: the split backup took blocks in by state transfer`)
+})
+
 t.test('the same seed gives the same run', async (t) => {
   const o = { seed: 42, commands: 60, ...lossy, byzantine: { replica: 1, behaviour: 'wrongHash' as const } }
   const a = simulate(o)

@@ -2,19 +2,20 @@
 // One event queue in simulated time; the network drops, delays, reorders, duplicates and
 // corrupts messages; replicas crash and restart (optionally with a wiped disk); one replica
 // may be Byzantine. After every commit it checks that no two correct replicas hold different
-// blocks at the same height, and it reports whether every submitted command committed.
+// blocks at the same height, nor answer different rejections for it, and it reports whether
+// every submitted command committed.
 import { decode, encode } from '../../domain/ledger/codec.ts'
 import type { Block, CommitSignature } from '../../domain/ledger/envelope.ts'
 import { seededRng } from '../../domain/ledger/testing/prng.ts'
 import { nativeCrypto } from '../../domain/crypto/native.ts'
 import type { App, CommandResult, ProtocolKeys } from '../app.ts'
 import { defaultReplicaConfig, type ReplicaConfig } from '../config.ts'
-import { decodeSigned, encodeBody, encodeCertificate, encodeSigned, type Body, type PrePrepare, type Signed } from '../messages.ts'
+import { decodeSigned, encodeBody, encodeSigned, proposalDigestInput, type Body, type PrePrepare, type Signed } from '../messages.ts'
 import { initialReplica, primaryOf, step, type Effect, type Env, type Input, type ReplicaState } from '../replica.ts'
 import { testApp, testCommand, testGenesis, type TestState } from './testApp.ts'
 
-export type Behaviour = 'equivocate' | 'forge' | 'replay' | 'wrongHash' | 'bogusViewChange' | 'lyingViewChange' | 'silent'
-export const behaviours: readonly Behaviour[] = ['equivocate', 'forge', 'replay', 'wrongHash', 'bogusViewChange', 'lyingViewChange', 'silent']
+export type Behaviour = 'equivocate' | 'splitRejections' | 'forge' | 'replay' | 'wrongHash' | 'bogusViewChange' | 'lyingViewChange' | 'silent'
+export const behaviours: readonly Behaviour[] = ['equivocate', 'forge', 'replay', 'wrongHash', 'bogusViewChange', 'lyingViewChange', 'silent', 'splitRejections']
 
 export type SimOptions = {
   readonly seed: number
@@ -163,6 +164,7 @@ export function simulate(o: SimOptions): SimResult {
   const isCorrect = (i: number): boolean => byz === undefined || byz.replica !== i
   const violations: string[] = []
   const committedHash = new Map<number, string>()
+  const rejectionsAt = new Map<number, { committed?: string; answered?: string }>()
   const replayPool: Uint8Array[] = []
   const [dmin, dmax] = o.delayMs ?? [1, 8]
   const healed = (): boolean => o.healAtMs !== undefined && now >= o.healAtMs
@@ -195,7 +197,10 @@ export function simulate(o: SimOptions): SimResult {
             else Object.assign(prev, { certificate: e.prev.certificate, agreed: true })
           }
           node.store.push({ block: { ...e.block, certificate: [] }, certificate: e.block.certificate, agreed: e.agreed })
-          if (isCorrect(i)) checkSafety(i, h, Buffer.from(app.blockHash(e.block.header)).toString('hex'))
+          if (isCorrect(i)) {
+            checkSafety(i, h, Buffer.from(app.blockHash(e.block.header)).toString('hex'))
+            checkRejections(i, h, e.transferred, node.state.unpersisted.get(h) ?? [])
+          }
           schedule({ at: now + 1, kind: 'input', to: i, input: { kind: 'persisted', height: h } })
           break
         }
@@ -215,6 +220,24 @@ export function simulate(o: SimOptions): SimResult {
         case 'log': if (process.env.SIM_LOG) console.log(now, i, e.level, e.message); break
       }
     }
+  }
+
+  // The rejections a correct replica answers with a block are the agreed ones: every replica
+  // that committed the block itself holds the same; one that took it in by state transfer
+  // holds the same or none.
+  function checkRejections(i: number, h: number, transferred: boolean, results: readonly { commandId: string; result: CommandResult }[]): void {
+    const list = results.flatMap((r) => (r.result.kind === 'rejected' ? [`${r.commandId}:${r.result.code}`] : [])).join(',')
+    const seen = rejectionsAt.get(h) ?? {}
+    if (!transferred) {
+      if (seen.committed !== undefined && seen.committed !== list) violations.push(`height ${h}: replica ${i} committed rejections [${list}], another correct replica [${seen.committed}]`)
+      seen.committed ??= list
+    }
+    if (list !== '') {
+      if (seen.answered !== undefined && seen.answered !== list) violations.push(`height ${h}: replica ${i} answers rejections [${list}], another correct replica [${seen.answered}]`)
+      seen.answered ??= list
+    }
+    if (seen.committed !== undefined && seen.answered !== undefined && seen.committed !== seen.answered) violations.push(`height ${h}: rejections [${seen.answered}] answered, [${seen.committed}] committed`)
+    rejectionsAt.set(h, seen)
   }
 
   function checkSafety(i: number, h: number, hash: string): void {
@@ -245,6 +268,18 @@ export function simulate(o: SimOptions): SimResult {
           const exec = app.execute(node.state.app, b.batch, { height: b.height, headerView: b.headerView, time: b.time + 1, proposer: b.proposer, prevBlockHash: node.state.tip.hash })
           const alt: PrePrepare = { ...b, time: b.time + 1, blockHash: exec.blockHash }
           return transmit(i, to, resign(alt))
+        }
+        return transmit(i, to, bytes)
+      }
+      case 'splitRejections': {
+        // One backup gets the batch plus a command every state rejects: the same block hash (a
+        // rejected command leaves no trace in the block) with other rejections. Unless
+        // prepares and commits bind the rejections, that backup commits the block and answers
+        // a rejection for a command the others never ordered.
+        const b = m.body
+        if (b.type === 'prePrepare' && b.batch.length > 0 && b.batch.length < config.batchCommandsMax && to === (i + 1) % n) {
+          const id = `split-${b.height}-${b.view}`
+          return transmit(i, to, resign({ ...b, batch: [...b.batch, testCommand(id, 1001)], rejected: [...b.rejected, { commandId: id, code: 'TEST_ODD' }] }))
         }
         return transmit(i, to, bytes)
       }
@@ -281,8 +316,8 @@ export function simulate(o: SimOptions): SimResult {
         if (led < 0 || rng.int(2) === 0) return transmit(i, to, resign({ ...b, prepared: null, prePrepared: [] }))
         const fake: PrePrepare = { type: 'prePrepare', view: led, height: b.committed.height + 1, time: now, headerView: led, proposer: i, batch: [testCommand(`lie${now}`, 7)], blockHash: rng.bytes(32), rejected: [], prevCertificate: [] }
         const prepared: Signed = { from: i, body: fake, sig: k.sign(encodeBody(fake)) }
-        const certDigest = app.digest(encodeCertificate([]))
-        return transmit(i, to, resign({ ...b, prepared, prePrepared: [{ view: led, blockHash: fake.blockHash, certDigest }] }))
+        const proposalDigest = app.digest(proposalDigestInput(fake))
+        return transmit(i, to, resign({ ...b, prepared, prePrepared: [{ view: led, blockHash: fake.blockHash, proposalDigest }] }))
       }
     }
   }
@@ -297,7 +332,7 @@ export function simulate(o: SimOptions): SimResult {
       const v = node.state.view + 1 + rng.int(3)
       const fakeCert = [0, 1, 2].map((r) => ({ replica: r, keyId: `k${r}`, signature: rng.bytes(32) }))
       const tip = { height: node.state.tip.height, blockHash: node.state.tip.hash, headerView: node.state.tip.headerView, certificate: node.state.tip.certificate }
-      const claim = { view: v - 1, blockHash: rng.bytes(32), certDigest: rng.bytes(32) }
+      const claim = { view: v - 1, blockHash: rng.bytes(32), proposalDigest: rng.bytes(32) }
       // a pre-prepare said to come from another replica, the primary of v - 1, under a forged signature
       const forged: Signed = { from: primaryOf(v - 1, n), body: { type: 'prePrepare', view: v - 1, height: tip.height + 1, time: now, headerView: v - 1, proposer: primaryOf(v - 1, n), batch: [], blockHash: claim.blockHash, rejected: [], prevCertificate: [] }, sig: rng.bytes(32) }
       const bodies: Body[] = [
