@@ -1,12 +1,14 @@
 import t from 'tap'
+import { behaviours } from '../../consensus/simulator/simulator.ts'
 import { problemsOf, runsOf } from './simulator.ts'
 
 t.test('a seed runs each behaviour fixed and rotating, and one crash', async (t) => {
   const runs = runsOf(7, 50)
-  t.equal(runs.length, 15)
-  t.equal(new Set(runs.map((r) => r.label)).size, 15, 'labels are distinct')
+  t.equal(behaviours.length, 8)
+  t.equal(runs.length, 2 * behaviours.length + 1)
+  t.equal(new Set(runs.map((r) => r.label)).size, runs.length, 'labels are distinct')
   t.ok(runs.every((r) => r.options.seed === 7 && r.options.commands === 50))
-  t.equal(runs.filter((r) => r.options.config?.rotateEveryBlocks === 3).length, 7)
+  t.equal(runs.filter((r) => r.options.config?.rotateEveryBlocks === 3).length, behaviours.length)
   t.same(runs.at(-1)!.options.crash, { replica: 3, atMs: 200, restartAtMs: 1500, wipe: false })
 })
 
