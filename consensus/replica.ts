@@ -472,7 +472,7 @@ function acceptPrePrepare<S>(c: Ctx<S>, m: Signed, b: PrePrepare, exec: Executio
   notePrePrepared(c.s, b.height, { view: b.view, blockHash: b.blockHash, proposalDigest })
   if (b.rejected.length > 0) {
     // A re-proposal in a later view is the same proposal: the commits seen for it still count.
-    const seen = c.s.rejecting.find((e) => sameProposal(e, { exec, headerView: b.headerView, proposalDigest }))
+    const seen = c.s.rejecting.find((e) => isProposal(e, { blockHash: exec.blockHash, headerView: b.headerView, proposalDigest }))
     const entry: Rejecting<S> = { exec, headerView: b.headerView, proposalDigest, commits: seen?.commits ?? new Map() }
     c.s.rejecting = [...c.s.rejecting.filter((e) => e !== seen), entry].slice(-rejectingMax)
   }
@@ -503,9 +503,8 @@ function onCommit<S>(c: Ctx<S>, m: Signed, b: Commit): void {
   const counts = !future(c, m, b.view, b.height) && b.height === s.tip.height + 1
   // A commit for one of our rejecting proposals is noted in any view and mode: it may be what
   // later lets us answer the rejections of a block we take in by state transfer.
-  const proposal = { exec: { blockHash: b.blockHash }, headerView: b.headerView, proposalDigest: b.proposalDigest }
-  const rejecting = b.height === s.tip.height + 1 ? s.rejecting.find((e) => sameProposal(e, proposal))
-    : b.height <= s.tip.height ? s.awaiting.find((e) => e.exec.block.header.height === b.height && sameProposal(e, proposal)) : undefined
+  const rejecting = b.height === s.tip.height + 1 ? s.rejecting.find((e) => isProposal(e, b))
+    : b.height <= s.tip.height ? s.awaiting.find((e) => e.exec.block.header.height === b.height && isProposal(e, b)) : undefined
   if (!counts && rejecting === undefined) return
   const cert: CommitSignature = { replica: m.from, keyId: c.env.keys.keyIdOf(m.from, b.height), signature: b.certSig }
   if (!c.env.keys.verifyCommit(b.headerView, b.height, b.blockHash, cert)) return drop(c, `commit from ${m.from} with a bad certificate signature`)
@@ -518,8 +517,9 @@ function onCommit<S>(c: Ctx<S>, m: Signed, b: Commit): void {
   checkQuorums(c)
 }
 
-const sameProposal = (a: { readonly exec: { readonly blockHash: Uint8Array }; readonly headerView: number; readonly proposalDigest: Uint8Array }, b: { readonly exec: { readonly blockHash: Uint8Array }; readonly headerView: number; readonly proposalDigest: Uint8Array }): boolean =>
-  a.headerView === b.headerView && equalBytes(a.exec.blockHash, b.exec.blockHash) && equalBytes(a.proposalDigest, b.proposalDigest)
+/** The rejecting execution is of this proposal (as a commit names it: block hash, header view, proposalDigest). */
+const isProposal = (e: Rejecting<unknown>, p: { readonly blockHash: Uint8Array; readonly headerView: number; readonly proposalDigest: Uint8Array }): boolean =>
+  e.headerView === p.headerView && sameBlock({ blockHash: e.exec.blockHash, proposalDigest: e.proposalDigest }, p)
 
 const awaited = <S>(s: ReplicaState<S>, commandId: string): Rejecting<S> | undefined =>
   s.awaiting.find((e) => e.exec.results.some((r) => r.commandId === commandId && r.result.kind === 'rejected'))
