@@ -208,6 +208,12 @@ function onRequest<S>(c: Ctx<S>, command: Uint8Array): void {
   const known = s.results.byId.get(id)
   if (known !== undefined) {
     c.fx.push({ kind: 'reply', commandId: id, result: known.result, view: s.view })
+    // A client retransmits only while it lacks f+1 matching answers. For a rejection that
+    // means fewer than f+1 replicas answered it: the others took its block in by state
+    // transfer without 2f+1 commits of that proposal, or lost them in a crash. As primary we
+    // order it again, if our state still rejects it (so a rejected command does not commit
+    // later just because a client asked), and every replica executing that block answers.
+    if (known.result.kind === 'rejected' && isPrimary(s) && s.mode === 'normal' && !s.pending.has(id) && s.pending.size < s.config.pendingCommandsMax && rejectedByOurState(c, [command]).has(id)) s.pending.set(id, command)
     return
   }
   // A retransmission of a command rejected in a block we took in by state transfer, whose
@@ -1055,17 +1061,21 @@ function maybeFetch<S>(c: Ctx<S>): void {
 function dropRejectedPending<S>(c: Ctx<S>): void {
   const { s } = c
   if (s.pending.size === 0) return
-  const batch = [...s.pending.values()].slice(0, s.config.batchCommandsMax)
-  let exec: Execution<S>
-  try {
-    exec = c.env.app.execute(s.app, batch, { height: s.tip.height + 1, headerView: s.view, time: Math.max(c.now, s.tip.time), proposer: s.id, prevBlockHash: s.tip.hash })
-  } catch {
-    return
-  }
   let dropped = 0
-  for (const r of exec.results) if (r.result.kind === 'rejected' && !awaited(s, r.commandId) && s.pending.delete(r.commandId)) dropped++
+  for (const id of rejectedByOurState(c, [...s.pending.values()].slice(0, s.config.batchCommandsMax))) if (!awaited(s, id) && s.pending.delete(id)) dropped++
   if (dropped > 0) c.fx.push({ kind: 'log', level: 'info', message: `state transfer: ${dropped} pending commands our state now rejects dropped` })
   if (s.pending.size === 0 && s.mode === 'normal') s.deadline = null
+}
+
+/** The commands our state would reject, executed in this order as the next block (none if the batch does not execute). */
+function rejectedByOurState<S>(c: Ctx<S>, batch: readonly Uint8Array[]): Set<string> {
+  const { s } = c
+  try {
+    const exec = c.env.app.execute(s.app, batch, { height: s.tip.height + 1, headerView: s.view, time: Math.max(c.now, s.tip.time), proposer: s.id, prevBlockHash: s.tip.hash })
+    return new Set(exec.results.filter((r) => r.result.kind === 'rejected').map((r) => r.commandId))
+  } catch {
+    return new Set()
+  }
 }
 
 /** Asks the primary (or, being it, the next replica) for blocks above our tip: on start, and half a timeout before each deadline. */

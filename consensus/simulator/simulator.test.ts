@@ -128,6 +128,16 @@ t.test('an equivocating primary cannot make one backup answer a rejection the ot
   for (const o of runs) t.ok(check(t, o).fetchedBlocks > 0, `seed ${o.seed}: the split backup took blocks in by state transfer`)
 })
 
+t.test('a rejection only one replica could answer is ordered again when the client asks again', async (t) => {
+  // Seed 76: the primary crashed (disk wiped) right after its commit of a block with a
+  // rejected command; one backup committed and answered, one never got that commit (its
+  // rejection waits for 2f+1 commits that no longer exist), one never saw the pre-prepare
+  // and drops the command its state rejects. The command stayed unanswered at the 120-s
+  // limit. Now the primary that remembers the rejection orders the retransmitted command
+  // again, and the replicas executing that block answer.
+  check(t, { seed: 76, commands: 120, submitEveryMs: 3, ...lossy, crash: { replica: 0, atMs: 200, restartAtMs: 1500, wipe: true } })
+})
+
 t.test('the same seed gives the same run', async (t) => {
   const o = { seed: 42, commands: 60, ...lossy, byzantine: { replica: 1, behaviour: 'wrongHash' as const } }
   const a = simulate(o)
