@@ -111,7 +111,7 @@ export type ReplicaState<S> = {
   reproposal: Signed | null // a new view's re-proposal waiting until we caught up
   speculation: { readonly view: number; readonly batch: readonly Uint8Array[]; readonly ids: readonly string[]; readonly exec: Execution<S> } | null
   persistedHeight: number
-  fetching: { peer: number; at: number; target: number; probe: boolean; tries: number } | null
+  fetching: { peer: number; at: number; from: number; target: number; probe: boolean; tries: number } | null
   probedOnStart: boolean // the probe for newer blocks a replica sends once it starts has gone out
   probedFor: number | null // the deadline before which we probed (once per deadline)
   lagHints: Map<number, number> // replica → highest height it showed it is working on
@@ -1093,15 +1093,19 @@ function transferring(s: ReplicaState<unknown>): boolean {
 
 function requestBlocks<S>(c: Ctx<S>, peer: number, probe = false, tries = 1): void {
   const { s } = c
-  s.fetching = { peer, at: c.now, target: Math.max(s.stable.height, ...s.lagHints.values()), probe, tries }
   // From our tip when we hold only our own proof for it: the answer brings its agreed certificate.
   const from = s.tipAgreed || s.tip.height < 0 ? s.tip.height + 1 : s.tip.height
+  s.fetching = { peer, at: c.now, from, target: Math.max(s.stable.height, ...s.lagHints.values()), probe, tries }
   sign(c, { type: 'fetch', from, count: s.config.fetchBlocksMax }, peer)
 }
 
 function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agreedCount: number): void {
   const { s } = c
   if (s.fetching === null || s.fetching.peer !== from) return
+  // Not the answer to our request (a Byzantine peer replaying an old one): skipping our tip
+  // would lose its agreed certificate for good. The real answer may still come, else the
+  // fetch times out and goes to another peer.
+  if (blocks.length > 0 && firstHeight(c, blocks[0]!) !== s.fetching.from) return drop(c, `state transfer from ${from}: blocks do not start at height ${s.fetching.from}`)
   const wasProbe = s.fetching.probe
   s.fetching = null
   if (blocks.length === 0) s.lagHints.delete(from) // by its own word it has nothing above our tip
@@ -1129,6 +1133,14 @@ function onBlocks<S>(c: Ctx<S>, from: number, blocks: readonly Uint8Array[], agr
   }
   replayEarly(c)
   maybeNewView(c)
+}
+
+function firstHeight<S>(c: Ctx<S>, bytes: Uint8Array): number | null {
+  try {
+    return c.env.app.decodeBlock(bytes).header.height
+  } catch {
+    return null
+  }
 }
 
 /** Verify a fetched block (hash chain, certificate, re-execution) and commit it. */

@@ -138,6 +138,13 @@ t.test('a rejection only one replica could answer is ordered again when the clie
   check(t, { seed: 76, commands: 120, submitEveryMs: 3, ...lossy, crash: { replica: 0, atMs: 200, restartAtMs: 1500, wipe: true } })
 })
 
+t.test('a replayed state-transfer answer that skips our tip is not taken', async (t) => {
+  // Seed 297: replica 3 held only its own proof for its tip (27) and asked the Byzantine
+  // replayer for blocks from 27; an old answer starting at 28 came back, 28 was stored, and
+  // the agreed certificate of 27 could never be stored after it.
+  check(t, { seed: 297, commands: 120, submitEveryMs: 3, ...lossy, config: { batchCommandsMax: 4, rotateEveryBlocks: 3 }, byzantine: { replica: 1, behaviour: 'replay' } })
+})
+
 t.test('the same seed gives the same run', async (t) => {
   const o = { seed: 42, commands: 60, ...lossy, byzantine: { replica: 1, behaviour: 'wrongHash' as const } }
   const a = simulate(o)
