@@ -165,6 +165,7 @@ export function simulate(o: SimOptions): SimResult {
   const violations: string[] = []
   const committedHash = new Map<number, string>()
   const rejectionsAt = new Map<number, { committed?: string; answered?: string }>()
+  const answers = new Map<string, { readonly hex: string; readonly replica: number }>() // command → the first correct replica's answer
   const replayPool: Uint8Array[] = []
   const [dmin, dmax] = o.delayMs ?? [1, 8]
   const healed = (): boolean => o.healAtMs !== undefined && now >= o.healAtMs
@@ -212,10 +213,13 @@ export function simulate(o: SimOptions): SimResult {
           schedule({ at: now + 1, kind: 'input', to: i, input: { kind: 'blocksRead', to: e.to, blocks, agreedCount } })
           break
         }
-        case 'reply':
+        case 'reply': {
+          const result = encodeResult(e.result)
+          if (isCorrect(i)) checkAnswer(i, e.commandId, result)
           if (!healed() && rng.next() < (o.dropRate ?? 0)) break
-          schedule({ at: now + dmin + rng.int(dmax - dmin + 1), kind: 'reply', from: i, commandId: e.commandId, result: encodeResult(e.result) })
+          schedule({ at: now + dmin + rng.int(dmax - dmin + 1), kind: 'reply', from: i, commandId: e.commandId, result })
           break
+        }
         case 'wake': schedule({ at: Math.max(now + 1, Math.ceil(e.at)), kind: 'input', to: i, input: { kind: 'tick' } }); break
         case 'log': if (process.env.SIM_LOG) console.log(now, i, e.level, e.message); break
       }
@@ -238,6 +242,15 @@ export function simulate(o: SimOptions): SimResult {
     }
     if (seen.committed !== undefined && seen.answered !== undefined && seen.committed !== seen.answered) violations.push(`height ${h}: rejections [${seen.answered}] answered, [${seen.committed}] committed`)
     rejectionsAt.set(h, seen)
+  }
+
+  // Whatever path an answer takes (a commit, a retransmission, a rejection answered late once
+  // 2f+1 commits came in), correct replicas never answer one command two ways.
+  function checkAnswer(i: number, commandId: string, result: Uint8Array): void {
+    const hex = Buffer.from(result).toString('hex')
+    const seen = answers.get(commandId)
+    if (seen === undefined) answers.set(commandId, { hex, replica: i })
+    else if (seen.hex !== hex) violations.push(`command ${commandId}: replica ${i} answers ${describeResult(hex)}, replica ${seen.replica} ${describeResult(seen.hex)}`)
   }
 
   function checkSafety(i: number, h: number, hash: string): void {
@@ -493,4 +506,9 @@ function encodeResult(r: CommandResult): Uint8Array {
 
 function decodeResult(hex: string): { kind: string; height: number } {
   return decode(Buffer.from(hex, 'hex')) as unknown as { kind: string; height: number }
+}
+
+function describeResult(hex: string): string {
+  const r = decode(Buffer.from(hex, 'hex')) as unknown as { kind: string; height?: number; code?: string; events?: readonly unknown[] }
+  return r.kind === 'committed' ? `committed at height ${r.height} (${r.events?.length ?? 0} events, ${hex.length / 2} bytes)` : `rejected ${r.code}`
 }
