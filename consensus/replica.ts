@@ -800,8 +800,19 @@ function onTick<S>(c: Ctx<S>): void {
     return probe(c)
   }
   if (c.now < s.deadline) return
-  if (s.mode === 'normal') suspect(c, 'no progress before the view timeout')
-  else startViewChange(c, s.view + 1)
+  if (s.mode === 'normal') return suspect(c, 'no progress before the view timeout')
+  // PBFT §4.5.2: the timer that moves us on to the view after starts only once 2f+1 replicas
+  // want this one. A replica that gave up on a view alone (it was cut off, or its peers had
+  // not redialled it after a restart) waits here, re-sending its view change and catching up
+  // by state transfer, instead of climbing views the others never reach (it would then sit
+  // out every later agreement, spending the cluster's one fault, until they climbed as far).
+  const wanting = s.viewChanges.get(s.view)?.size ?? 0
+  if (wanting >= quorum(s)) return startViewChange(c, s.view + 1)
+  c.fx.push({ kind: 'log', level: 'info', message: `view change to ${s.view}: ${wanting} of ${quorum(s)} replicas want it; waiting for more before moving on` })
+  s.deadline = c.now + timeout(s)
+  // Said again with what we hold now (a state transfer since may have moved our committed
+  // tip, and a commit clears what we keep for re-sending).
+  announceViewChange(c)
 }
 
 function commitProof<S>(s: ReplicaState<S>): CommitProof {
@@ -817,13 +828,19 @@ function startViewChange<S>(c: Ctx<S>, newView: number): void {
   s.mode = 'viewChange'
   s.slot = null
   s.speculation = null
-  s.resend = { at: c.now, messages: [] }
   s.votes = { height: s.tip.height + 1, view: newView, prepares: new Map(), commits: new Map() }
   s.deadline = c.now + timeout(s)
+  announceViewChange(c)
+}
+
+/** Our view change for s.view, with what we hold now, broadcast and kept for re-sending. */
+function announceViewChange<S>(c: Ctx<S>): void {
+  const { s } = c
+  s.resend = { at: c.now, messages: [] }
   const next = s.tip.height + 1
   const pp = s.preparedProof !== null && s.preparedProof.height === next ? s.preparedProof : null
   const body: ViewChange = {
-    type: 'viewChange', newView, committed: commitProof(s),
+    type: 'viewChange', newView: s.view, committed: commitProof(s),
     prepared: pp === null ? null : pp.prePrepare,
     prePrepared: prePreparedReport(c, next, pp),
   }

@@ -55,6 +55,24 @@ t.test('a restarted replica its peers have not redialled misses what they commit
   }
 })
 
+t.test('a replica that gave up on a view alone waits there, and the others find it there when the primary fails', async (t) => {
+  // Deaf for 8 s after its restart, the replica suspects the correct primary alone. PBFT
+  // §4.5.2: it moves on to the view after only once 2f+1 want the view it asked for, so it
+  // stays at view 1 (the code before climbed to view 5 or 6 while the others stayed in 0).
+  // Back in touch, it catches up by state transfer; then the primary stops for good, and the
+  // others' view change to 1 finds it there.
+  for (let seed = 1; seed <= 4; seed++) {
+    const replica = 1 + (seed % 3)
+    const what = `seed ${seed}, replica ${replica} deaf`
+    const base = { seed, commands: 20, commandsAfterRestart: 40, submitEveryMs: 100, crash: { replica, atMs: 150, restartAtMs: 1000, deafMs: 8000 }, timeLimitMs: 120_000 }
+    const alone = check(t, base)
+    t.equal(alone.maxView, 1, `${what}: it waits at view 1 (heights ${alone.heights.join(',')})`)
+    t.ok(alone.heights.every((h) => h === alone.heights[0]), `${what}: it caught up`)
+    const r = check(t, { ...base, commandsAfterRestart: 150, stop: { replica: 0, atMs: 12_000 } })
+    t.equal(r.maxView, 1, `${what}, then the primary stops: the cluster moves to view 1, where the replica waited`)
+  }
+})
+
 t.test('a replica that stays down (f = 1)', async (t) => {
   for (let seed = 1; seed <= 6; seed++) check(t, { seed, commands: 100, ...lossy, crash: { replica: seed % 4, atMs: 100 } })
 })

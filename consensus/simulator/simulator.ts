@@ -30,6 +30,9 @@ export type SimOptions = {
   // have not redialled it yet), though clients reach it.
   readonly crash?: { readonly replica: number; readonly atMs: number; readonly restartAtMs?: number; readonly wipe?: boolean; readonly deafMs?: number }
   readonly commandsAfterRestart?: number // submitted one every submitEveryMs from just after the restart
+  // A second replica that stops for good, later (after the first crash's replica is back: still
+  // at most f faulty at a time).
+  readonly stop?: { readonly replica: number; readonly atMs: number }
   readonly byzantine?: { readonly replica: number; readonly behaviour: Behaviour }
   readonly realCrypto?: boolean // ML-DSA-65 signatures instead of keyed hashes
   readonly timeLimitMs?: number
@@ -61,7 +64,7 @@ type Event =
   | { at: number; seq: number; kind: 'deliver'; to: number; from: number; bytes: Uint8Array }
   | { at: number; seq: number; kind: 'input'; to: number; input: Input }
   | { at: number; seq: number; kind: 'reply'; from: number; commandId: string; result: Uint8Array }
-  | { at: number; seq: number; kind: 'timer'; what: 'tick' | 'submit' | 'retransmit' | 'crash' | 'restart' | 'byzantine' }
+  | { at: number; seq: number; kind: 'timer'; what: 'tick' | 'submit' | 'retransmit' | 'crash' | 'restart' | 'stop' | 'byzantine' }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
@@ -405,6 +408,7 @@ export function simulate(o: SimOptions): SimResult {
     schedule({ at: o.crash.atMs, kind: 'timer', what: 'crash' })
     if (o.crash.restartAtMs !== undefined) schedule({ at: o.crash.restartAtMs, kind: 'timer', what: 'restart' })
   }
+  if (o.stop !== undefined) schedule({ at: o.stop.atMs, kind: 'timer', what: 'stop' })
   const limit = o.timeLimitMs ?? 60_000
   let submittedCount = 0
   let eventsMax = 5_000_000
@@ -427,6 +431,7 @@ export function simulate(o: SimOptions): SimResult {
       if (acknowledged.size < total) schedule({ at: now + 300, kind: 'timer', what: 'retransmit' })
     } else if (e.what === 'crash') nodes[o.crash!.replica]!.crashed = true
     else if (e.what === 'restart') restart(o.crash!.replica, o.crash!.wipe === true)
+    else if (e.what === 'stop') nodes[o.stop!.replica]!.crashed = true
     else if (e.what === 'byzantine') {
       byzantineNoise()
       if (acknowledged.size < total) schedule({ at: now + 100, kind: 'timer', what: 'byzantine' })
