@@ -611,7 +611,11 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   if (!transferred) for (const [r, v] of s.votes.commits) if (v.commit.headerView === exec.block.header.view && equalBytes(v.commit.blockHash, exec.blockHash)) s.tipVerified.set(r, v.cert.signature)
   s.slot = null
   s.votes = { height: h + 1, view: s.view, prepares: new Map(), commits: new Map() }
-  s.resend = { at: c.now, messages: [] }
+  // A block taken in by state transfer while we change views keeps our view change going:
+  // its re-sending and its deadline (dropping them left a replica waiting in the view change
+  // for good, silent, while another waited for its view change: seed 932, silent rotating).
+  const changingViews = s.mode === 'viewChange'
+  if (!changingViews) s.resend = { at: c.now, messages: [] }
   if (h > 0 && h % s.config.checkpointInterval === 0) s.checkpointHashes.set(h, exec.blockHash)
   if (s.preparedProof !== null && s.preparedProof.height <= h) s.preparedProof = null
   if (s.prePrepared.height <= h) s.prePrepared = { height: h + 1, blocks: [] }
@@ -621,8 +625,10 @@ function commitBlock<S>(c: Ctx<S>, exec: Execution<S>, certificate: readonly Com
   s.unpersisted.set(h, exec.results)
   s.counters.committedBlocks++
   c.fx.push({ kind: 'persist', block, agreed, prev: agreedPrev, transferred })
-  s.viewChangeAttempts = 0
-  s.deadline = s.pending.size > 0 && !isPrimary(s) ? c.now + timeout(s) : null
+  if (!changingViews) {
+    s.viewChangeAttempts = 0
+    s.deadline = s.pending.size > 0 && !isPrimary(s) ? c.now + timeout(s) : null
+  }
   // Rotation is a view change every replica starts at the same height; a replica replaying
   // fetched blocks learns the current view from the others instead.
   if (!transferred && s.config.rotateEveryBlocks > 0 && h > 0 && h % s.config.rotateEveryBlocks === 0 && s.mode === 'normal') {
@@ -866,7 +872,17 @@ function onViewChange<S>(c: Ctx<S>, m: Signed, b: ViewChange): void {
     s.certified = Math.max(s.certified, b.committed.height)
     maybeFetch(c)
   }
+  const view = s.view
   recordViewChange(c, m, b)
+  // The primary of our view has left it at a height we hold too: it will propose nothing more
+  // here, so waiting for our timeout would only waste it (a faulty primary could force this
+  // view change anyway by going silent). Typical case: a planned rotation that the primary
+  // committed itself and we took in by state transfer (which rotates nobody): the primary
+  // waits alone in the next view (seeds 143 and 381, replay rotating). Above our tip it is
+  // most likely the rotation we are about to make ourselves, on our own commit.
+  if (s.mode === 'normal' && s.view === view && b.newView > view && m.from === primaryOf(view, s.config.n) && b.committed.height <= s.tip.height) {
+    suspect(c, `it left view ${view} for view ${b.newView} after height ${b.committed.height}`)
+  }
 }
 
 function recordViewChange<S>(c: Ctx<S>, m: Signed, b: ViewChange): void {

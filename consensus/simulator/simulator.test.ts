@@ -146,6 +146,28 @@ t.test('an equivocating primary cannot make one backup answer a rejection the ot
   for (const o of runs) t.ok(check(t, o).fetchedBlocks > 0, `seed ${o.seed}: the split backup took blocks in by state transfer`)
 })
 
+t.test('a replica that takes blocks in by state transfer while it changes views keeps its view change going', async (t) => {
+  // Silent Byzantine replica, primary rotating every 3 blocks (stress bench seeds 177 and 932):
+  // a correct replica in a view change caught up by state transfer, and its commit cleared
+  // both the re-sending of its view change and its deadline. It waited in the view change
+  // for good, silent, while another correct replica waited for 2f+1 view changes that now
+  // could not come: most commands unanswered.
+  for (const seed of [177, 932]) {
+    check(t, { seed, commands: 120, submitEveryMs: 3, ...lossy, config: { batchCommandsMax: 4, rotateEveryBlocks: 3 }, byzantine: { replica: seed % 4, behaviour: 'silent' } })
+  }
+})
+
+t.test('backups that took a rotation block in by state transfer follow the primary that left for the next view', async (t) => {
+  // Byzantine replay, primary rotating every 3 blocks (stress bench seeds 143 and 381): the
+  // primary committed the rotation block and moved to the next view; the correct backups took
+  // that block in by state transfer, which rotates nobody, held no pending command, so had no
+  // deadline, and stayed in the old view with a primary that had left it; the primary waited
+  // for 2f+1 view changes. A rejected command went unanswered.
+  for (const seed of [143, 381]) {
+    check(t, { seed, commands: 120, submitEveryMs: 3, ...lossy, config: { batchCommandsMax: 4, rotateEveryBlocks: 3 }, byzantine: { replica: seed % 4, behaviour: 'replay' } })
+  }
+})
+
 t.test('a rejection only one replica could answer is ordered again when the client asks again', async (t) => {
   // Seed 76: the primary crashed (disk wiped) right after its commit of a block with a
   // rejected command; one backup committed and answered, one never got that commit (its
