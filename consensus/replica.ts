@@ -64,7 +64,7 @@ export type AgreedCertificate = { readonly height: number; readonly certificate:
 /** The last committed block; height -1 (and a zero hash) before the first block. */
 export type Tip = { readonly height: number; readonly hash: Uint8Array; readonly time: number; readonly headerView: number; readonly certificate: readonly CommitSignature[] }
 
-type Slot<S> = { readonly prePrepare: Signed; readonly body: PrePrepare; readonly proposalDigest: Uint8Array; readonly exec: Execution<S>; prepared: boolean; commitSent: boolean }
+type Slot<S> = { readonly prePrepare: Signed; readonly body: PrePrepare; readonly proposalDigest: Uint8Array; readonly exec: Execution<S>; readonly acceptedAt: number; prepared: boolean; commitSent: boolean; probed: boolean }
 
 /**
  * Our execution of a pre-prepare above the tip that rejects commands, and the commits seen for
@@ -474,7 +474,7 @@ function proposalDigestOf<S>(c: Ctx<S>, b: PrePrepare): Uint8Array {
 
 function acceptPrePrepare<S>(c: Ctx<S>, m: Signed, b: PrePrepare, exec: Execution<S>): void {
   const proposalDigest = proposalDigestOf(c, b)
-  c.s.slot = { prePrepare: m, body: b, proposalDigest, exec, prepared: false, commitSent: false }
+  c.s.slot = { prePrepare: m, body: b, proposalDigest, exec, acceptedAt: c.now, prepared: false, commitSent: false, probed: false }
   notePrePrepared(c.s, b.height, { view: b.view, blockHash: b.blockHash, proposalDigest })
   if (b.rejected.length > 0) {
     // A re-proposal in a later view is the same proposal: the commits seen for it still count.
@@ -791,6 +791,16 @@ function onTick<S>(c: Ctx<S>): void {
   }
   if (!s.probedOnStart && s.fetching === null && s.mode === 'normal') {
     // Just started: the others may have gone on while we were down and gone quiet since.
+    return probe(c)
+  }
+  const slot = s.slot
+  if (slot !== null && !slot.probed && s.fetching === null && s.mode === 'normal' && isPrimary(s) && c.now - slot.acceptedAt >= s.config.viewTimeoutMs) {
+    // Our block has not committed within a view timeout: we may be behind. The others may
+    // have committed this height already (those that took it in by state transfer have no
+    // commit to send back) and, holding no pending command, never suspect us, so nothing
+    // would tell us (seed 1152, splitRejections rotating: a re-proposal the others had
+    // committed in the view before, a rejected command left unanswered). Probe once per block.
+    slot.probed = true
     return probe(c)
   }
   if (s.deadline === null || s.fetching !== null) return

@@ -168,6 +168,14 @@ t.test('backups that took a rotation block in by state transfer follow the prima
   }
 })
 
+t.test('a primary whose block does not commit probes for newer blocks', async (t) => {
+  // Stress bench seed 1152, splitRejections rotating: the new primary re-proposed a block the
+  // others had already committed in the view before (two of them by state transfer, so they
+  // had no commit to send back). Holding no pending command, nobody suspected it, and it sat
+  // on its slot one height behind with a retransmitted rejected command it could not order.
+  check(t, { seed: 1152, commands: 120, submitEveryMs: 3, ...lossy, config: { batchCommandsMax: 4, rotateEveryBlocks: 3 }, byzantine: { replica: 0, behaviour: 'splitRejections' } })
+})
+
 t.test('a rejection only one replica could answer is ordered again when the client asks again', async (t) => {
   // Seed 76: the primary crashed (disk wiped) right after its commit of a block with a
   // rejected command; one backup committed and answered, one never got that commit (its
