@@ -509,11 +509,11 @@ function encodeResult(r: CommandResult): Uint8Array {
   return r.kind === 'committed' ? encode({ kind: r.kind, height: r.height, events: r.events.map((e) => ({ ...e })) }) : encode({ ...r })
 }
 
-function decodeResult(hex: string): { kind: string; height: number } {
-  return decode(Buffer.from(hex, 'hex')) as unknown as { kind: string; height: number }
+function decodeResult(hex: string): { kind: string; height: number; code?: string; events?: readonly unknown[] } {
+  return decode(Buffer.from(hex, 'hex')) as unknown as { kind: string; height: number; code?: string; events?: readonly unknown[] }
 }
 
 function describeResult(hex: string): string {
-  const r = decode(Buffer.from(hex, 'hex')) as unknown as { kind: string; height?: number; code?: string; events?: readonly unknown[] }
+  const r = decodeResult(hex)
   return r.kind === 'committed' ? `committed at height ${r.height} (${r.events?.length ?? 0} events, ${hex.length / 2} bytes)` : `rejected ${r.code}`
 }
