@@ -28,7 +28,9 @@ t.test('proofs, then agreed certificates; block records stay certificate-free', 
   const store = await LedgerStore.open(dir, { hash: sha3 })
   for (const [h, b] of blocks.entries()) {
     // block h with this replica's proof; the agreed certificate of h − 1 arrives with it
+    const syncs = store.syncs
     await store.appendCommitted({ ...b, certificate: cert(h, 100) }, false, h === 0 ? null : { height: h - 1, certificate: cert(h - 1, 0) })
+    t.equal(store.syncs - syncs, 1, `block ${h} and its certificate records: one write and fdatasync`)
   }
   const check = (s: { readBlock(h: number): Block; readBlockBytes(h: number): Uint8Array }, what: string): void => {
     for (let h = 0; h < 5; h++) {
