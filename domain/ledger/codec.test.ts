@@ -38,6 +38,30 @@ t.test('map keys sort by encoded bytes: shorter keys first, then bytewise', asyn
   t.equal(toHex(bytes), 'a5616103616201617a0562616102' + '62c3bc04')
 })
 
+t.test('a map encodes the same whatever order its keys were inserted in', async (t) => {
+  const rng = seededRng(20261206)
+  const keys = ['type', 'view', 'height', 'a', 'zz', 'blockHash', 'b', '\u00fc', 'proposalDigest', 'x1', 'headerView', 'c']
+  const canonical = encode(Object.fromEntries(keys.map((k, i) => [k, i])))
+  for (let round = 0; round < 300; round++) {
+    const shuffled = [...keys]
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1)
+      ;[shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!]
+    }
+    const n = 1 + rng.int(keys.length)
+    const some = shuffled.slice(0, n)
+    const expected = encode(Object.fromEntries(keys.filter((k) => some.includes(k)).map((k) => [k, keys.indexOf(k)])))
+    if (!equalBytes(encode(Object.fromEntries(some.map((k) => [k, keys.indexOf(k)]))), expected)) t.fail(`round ${round}: order ${some.join(',')}`)
+  }
+  t.same(Object.keys(decode(canonical) as object), ['a', 'b', 'c', 'x1', 'zz', '\u00fc', 'type', 'view', 'height', 'blockHash', 'headerView', 'proposalDigest'])
+  // a large map with integer-like keys, which JS lists first in numeric order (decode refuses
+  // keys out of canonical order, so a decode that succeeds checks the order)
+  const entries: [string, number][] = [...Array.from({ length: 40 }, (_, i): [string, number] => [`k${i}`, i]), ...Array.from({ length: 40 }, (_, i): [string, number] => [String(1000 - i * 7), i])]
+  const bytes = encode(Object.fromEntries(entries))
+  t.equal(Object.keys(decode(bytes) as object).length, 80)
+  t.ok(equalBytes(encode(Object.fromEntries([...entries].reverse())), bytes), 'the same bytes from the reverse insertion order')
+})
+
 t.test('round trip of random values is the identity and re-encodes to the same bytes', async (t) => {
   const rng = seededRng(20261122)
   let checked = 0
