@@ -171,7 +171,7 @@ export class LedgerReader {
   }
 
   readStream(stream: string, fromVersion = 0, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
-    return this.reads.stream(stream, fromVersion, limit, this.eventCount)
+    return this.reads.stream(stream, fromVersion, limit, this.eventCount, this.hash)
   }
 
   /** Per replica, the tree head with the largest size. */

@@ -4,6 +4,7 @@
 import { assert } from '../../domain/assert.ts'
 import { ErrorCode, ZixtError } from '../../domain/errors.ts'
 import { decodeBlock, decodeHeader, encodeBlock } from '../../domain/ledger/block.ts'
+import { equalBytes } from '../../domain/ledger/codec.ts'
 import type { Block, BlockHeader, EventEnvelope, SignedTreeHead } from '../../domain/ledger/envelope.ts'
 import { decodeEvent, eventBytesHash, type StreamHead } from '../../domain/ledger/event.ts'
 import type { HashFn } from '../../domain/ledger/merkle.ts'
@@ -11,8 +12,8 @@ import { decodeTreeHead } from '../../domain/ledger/treeHead.ts'
 import { limits } from '../../domain/limits.ts'
 import { blockLayout } from './blockLayout.ts'
 import { decodeCertificateRecord, type CertificateRecord } from './certificateRecord.ts'
-import type { LedgerIndex, TreeHeadLocation } from './ledgerIndex.ts'
-import { RecordType } from './record.ts'
+import type { EventLocation, LedgerIndex, TreeHeadLocation } from './ledgerIndex.ts'
+import { RECORD_HEADER_BYTES, RecordType } from './record.ts'
 import type { RecordReader } from './recordReader.ts'
 import { corruptionError } from './scan.ts'
 import { segmentName } from './segmentFile.ts'
@@ -42,9 +43,25 @@ export class LedgerReads {
 
   /** The block record as stored, checksum verified (the caller checked the height). */
   recordBytes(h: number): Uint8Array {
-    const loc = this.index.block(h)
-    const payload = this.reader.record(loc.segment, loc.offset, RecordType.block, loc.length, h)
+    const payload = this.blockRecord(h).payload
     return new Uint8Array(payload.buffer, payload.byteOffset, payload.length)
+  }
+
+  /**
+   * The block record read whole, checksum verified, and its events cut from it: a byte
+   * damaged after open (the scan checked every record then) fails the read instead of
+   * reaching a projection or an audit. (A stream's events, scattered over blocks, are
+   * checked by their hash chain instead: stream().)
+   */
+  private blockRecord(height: number): BlockRecord {
+    const loc = this.index.block(height)
+    const payload = this.reader.record(loc.segment, loc.offset, RecordType.block, loc.length, height)
+    const start = loc.offset + RECORD_HEADER_BYTES // file offset of payload[0]
+    const eventBytes = (e: EventLocation): Buffer => {
+      assert(e.segment === loc.segment && e.offset >= start && e.offset + e.length <= start + payload.length, `event of block ${height} lies inside its record`)
+      return payload.subarray(e.offset - start, e.offset - start + e.length)
+    }
+    return { height, payload, eventBytes, event: (e) => decodeEventAt(eventBytes(e), e.segment, e.offset, height) }
   }
 
   /** The block's certificate record (agreed if there is one, else the replica's own proof). */
@@ -98,31 +115,43 @@ export class LedgerReads {
     return out
   }
 
-  /** Events first..last of one block, with one read (they are contiguous in the block's bytes). */
+  /** Events first..last of one block, decoded from its record (one read, checksum verified). */
   private eventRun(first: number, last: number, height: number, out: EventEnvelope[]): void {
-    const a = this.index.event(first)
-    const b = this.index.event(last)
-    const buf = this.reader.bytes(a.segment, a.offset, b.offset + b.length - a.offset, height)
+    const record = this.blockRecord(height)
     for (let p = first; p <= last; p++) {
-      const loc = p === first ? a : p === last ? b : this.index.event(p)
-      const e = decodeEventAt(buf, loc.offset - a.offset, loc.length, loc.segment, loc.offset, height)
+      const e = record.event(this.index.event(p))
       assert(e.position === p && e.blockHeight === height, `stored event ${p} holds position ${e.position}`)
       out.push(e)
     }
   }
 
-  /** Events of one stream in stream order, from streamVersion `fromVersion`, below `eventCount`. */
-  stream(stream: string, fromVersion: number, limit: number, eventCount: number): EventEnvelope[] {
+  /**
+   * Events of one stream in stream order, from streamVersion `fromVersion`, below `eventCount`.
+   * A stream's events lie in many blocks, so they are read one by one, and checked by the
+   * chain they form: each event's prevHash is the hash of the one before, so a byte damaged
+   * after open in one of them breaks a link. The last one read is checked by the link from
+   * the event after it, or, the stream's newest, with its block record's checksum.
+   */
+  stream(stream: string, fromVersion: number, limit: number, eventCount: number, hash: HashFn): EventEnvelope[] {
     const positions = this.index.streamPositions(stream)
     const out: EventEnvelope[] = []
-    for (let v = fromVersion; v < positions.length && out.length < limit; v++) {
-      const p = positions[v]!
-      if (p >= eventCount) break
-      const loc = this.index.event(p)
-      const e = decodeEventAt(this.reader.bytes(loc.segment, loc.offset, loc.length, loc.height), 0, loc.length, loc.segment, loc.offset, loc.height)
-      assert(e.stream === stream && e.streamVersion === v && e.position === p, `stored event ${p} is version ${v} of ${stream}`)
-      out.push(e)
+    let prev: Uint8Array | null = null // bytes of the event read before
+    const read = (v: number): EventEnvelope => {
+      const loc = this.index.event(positions[v]!)
+      const bytes = this.reader.bytes(loc.segment, loc.offset, loc.length, loc.height)
+      const e = decodeEventAt(bytes, loc.segment, loc.offset, loc.height)
+      assert(e.stream === stream && e.streamVersion === v && e.position === positions[v], `stored event ${positions[v]} is version ${v} of ${stream}`)
+      if (prev !== null && !equalBytes(e.prevHash, eventBytesHash(prev, hash))) {
+        throw corruptionError(segmentName(loc.segment), loc.offset, loc.height, `event ${e.position} does not link to the stored event before it in ${stream}`)
+      }
+      prev = bytes
+      return e
     }
+    let v = fromVersion
+    for (; v < positions.length && out.length < limit && positions[v]! < eventCount; v++) out.push(read(v))
+    if (out.length === 0) return out
+    if (v < positions.length && positions[v]! < eventCount) read(v)
+    else this.blockRecord(out[out.length - 1]!.blockHeight)
     return out
   }
 
@@ -132,8 +161,7 @@ export class LedgerReads {
     while (v >= 0 && positions[v]! >= eventCount) v--
     if (v < 0) return undefined
     const loc = this.index.event(positions[v]!)
-    const bytes = this.reader.bytes(loc.segment, loc.offset, loc.length, loc.height)
-    return { streamVersion: v, hash: eventBytesHash(bytes, hash) }
+    return { streamVersion: v, hash: eventBytesHash(this.blockRecord(loc.height).eventBytes(loc), hash) }
   }
 
   treeHead(t: TreeHeadLocation, height: number): SignedTreeHead {
@@ -152,9 +180,16 @@ export class LedgerReads {
   }
 }
 
-function decodeEventAt(buf: Buffer, at: number, length: number, segment: number, offset: number, height: number): EventEnvelope {
+type BlockRecord = {
+  readonly height: number
+  readonly payload: Buffer
+  eventBytes(e: EventLocation): Buffer
+  event(e: EventLocation): EventEnvelope
+}
+
+function decodeEventAt(bytes: Buffer, segment: number, offset: number, height: number): EventEnvelope {
   try {
-    return decodeEvent(buf.subarray(at, at + length))
+    return decodeEvent(bytes)
   } catch (e) {
     throw corruptionError(segmentName(segment), offset, height, `event does not decode: ${(e as Error).message}`)
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { blockHash, encodeBlock } from '../../domain/ledger/block.ts'
 import type { Block, EventEnvelope, SignedTreeHead } from '../../domain/ledger/envelope.ts'
+import { encodeEvent } from '../../domain/ledger/event.ts'
 import type { HashFn } from '../../domain/ledger/merkle.ts'
 import { ChainBuilder } from '../../domain/ledger/testing/chain.ts'
 import { seededRng } from '../../domain/ledger/testing/prng.ts'
@@ -271,6 +272,37 @@ t.test('damage after open is caught by the checksum on read', async (t) => {
   const store = await filled(dir, blocks)
   flipByte(join(dir, 'ledger-000001.seg'), 100)
   t.throws(() => store.readBlockBytes(0), { code: 'ZIXT_ERR_CORRUPT', message: /ledger-000001\.seg offset 0 \(block height 0\): checksum mismatch/ })
+  await store.close()
+})
+
+t.test('an event damaged after open is not served: events are read with their whole block record and its checksum', async (t) => {
+  const dir = tmp()
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { blocks } = makeChain(5, 4, [3])
+  const store = await filled(dir, blocks)
+  const all = store.readEvents(0, 100)
+  const e = all[3]!
+  t.equal(e.blockHeight, 1)
+  const bytes = Buffer.from(encodeEvent(e))
+  const file = join(dir, 'ledger-000001.seg')
+  const at = readFileSync(file).indexOf(bytes)
+  t.ok(at > 0, 'the event is stored as its canonical bytes')
+  // A byte of prevHash: the event still decodes, so only a check of the bytes can tell.
+  const damaged = at + bytes.indexOf(Buffer.from(e.prevHash)) + 5
+  flipByte(file, damaged)
+  t.throws(() => store.readEvents(0, 20), { code: 'ZIXT_ERR_CORRUPT', message: /ledger-000001\.seg offset \d+ \(block height 1\): checksum mismatch/ })
+  t.throws(() => store.readEvents(4, 1), { code: 'ZIXT_ERR_CORRUPT', message: /checksum mismatch/ }, 'an undamaged event of the damaged block neither')
+  t.same(store.readEvents(0, 3).map((x) => x.position), [0, 1, 2], 'the block before is still served')
+  t.throws(() => store.readStream(e.stream), { code: 'ZIXT_ERR_CORRUPT', message: /ledger-000001\.seg offset \d+ \(block height \d\): (checksum mismatch|event \d+ does not link)/ })
+  flipByte(file, damaged) // repaired
+  t.same(store.readStream(e.stream).map((x) => x.position), all.filter((x) => x.stream === e.stream).map((x) => x.position))
+  // The newest event of a stream has no event after it to vouch for it: its block's checksum does.
+  const newest = all.at(-1)!
+  const newestBytes = Buffer.from(encodeEvent(newest))
+  const newestAt = readFileSync(file).indexOf(newestBytes)
+  flipByte(file, newestAt + newestBytes.length) // its block record, just past it
+  t.throws(() => store.readStream(newest.stream), { code: 'ZIXT_ERR_CORRUPT', message: /checksum mismatch/ })
+  t.equal(store.readStream(newest.stream, 0, newest.streamVersion).length, newest.streamVersion, 'the events before it are served: it links to them')
   await store.close()
 })
 

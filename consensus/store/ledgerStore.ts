@@ -249,7 +249,7 @@ export class LedgerStore {
 
   /** Events of one stream in stream order, from streamVersion `fromVersion`. */
   readStream(stream: string, fromVersion = 0, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
-    return this.reads.stream(stream, fromVersion, limit, this.eventCount)
+    return this.reads.stream(stream, fromVersion, limit, this.eventCount, this.hash)
   }
 
   /** The last event of a stream as a StreamHead (what its next event links to), or undefined. */

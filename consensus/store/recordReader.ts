@@ -1,6 +1,7 @@
 // Positioned reads of stored records, through a small cache of open descriptors.
 // Every whole-record read re-checks the CRC (assert after read): damage that
-// happened after open is reported, never served.
+// happened after open is reported, never served. Partial reads (`bytes`) check nothing:
+// their callers do (ledgerReads.ts: a stream's events by their hash chain).
 import { closeSync, openSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { limits } from '../../domain/limits.ts'
