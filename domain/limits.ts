@@ -62,6 +62,12 @@ export const limits = {
   storeReadEventsMax: 10_000, // one readEvents() call
   storeOpenSegmentsMax: 32, // read file descriptors kept open
   storeFollowPollMs: 250, // a read-only follower re-reads the directory at least this often while waiting (fs.watch may miss events)
+  // web HTTP (web/server/app.ts, routes/blobs.ts): nothing a client sends may hold a socket,
+  // a descriptor or a temp file open for as long as it likes
+  httpRequestTimeoutMs: 10 * 60_000, // whole request received; a 15 MiB + 64 KiB upload needs ≥ 27 kB/s
+  httpSocketIdleMs: 2 * 60_000, // no byte either way on a connection (ws sockets are exempt once upgraded)
+  blobUploadIdleMs: 30_000, // no body byte for this long: the upload is aborted (408), its temp file removed
+  blobUploadBytesPerUserDayMax: 1024 * 1024 * 1024, // blob bytes one user may upload per 24 h (fixed window from the first)
   // key files (domain/keyfile.ts)
   keyFileBytesMax: 64 * 1024, // a real one is ~1.5 KiB
   keyFilePassphraseLengthMin: 8, // characters, when sealing

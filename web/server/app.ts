@@ -5,12 +5,15 @@ import { extname, join, normalize } from 'node:path'
 import cookie from '@fastify/cookie'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { utf8Encode } from '../../domain/encoding.ts'
+import { limits } from '../../domain/limits.ts'
 import { type AppDeps, Ctx } from './context.ts'
 import { toHttpError, webError, WebError } from './httpErrors.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { authRoutes } from './routes/auth.ts'
 import { blobRoutes } from './routes/blobs.ts'
 import { threadRoutes } from './routes/threads.ts'
+import { constantTimeEqual } from './secrets.ts'
 import { CSRF_COOKIE } from './sessions.ts'
 import { LiveHub, liveRoutes } from './ws/live.ts'
 
@@ -34,7 +37,7 @@ async function checkCsrf(ctx: Ctx, req: FastifyRequest): Promise<void> {
   if (typeof header !== 'string' || header.length === 0) throw webError(WebError.csrf, 'X-CSRF-Token header missing')
   const auth = await ctx.optionalAuth(req)
   const expected = auth !== null ? auth.session.csrf : req.cookies[CSRF_COOKIE]
-  if (expected === undefined || expected !== header) throw webError(WebError.csrf, 'X-CSRF-Token does not match')
+  if (expected === undefined || !constantTimeEqual(utf8Encode(expected), utf8Encode(header))) throw webError(WebError.csrf, 'X-CSRF-Token does not match')
 }
 
 function sendError(ctx: Ctx, reply: FastifyReply, err: unknown): void {
@@ -51,16 +54,25 @@ export async function buildApp(deps: AppDeps, server: ServerOptions = {}): Promi
   const app = Fastify({
     logger: false,
     bodyLimit: 1536 * 1024,
+    // Fastify 5 leaves both at 0 (never): a client trickling a body would hold its socket forever.
+    requestTimeout: limits.httpRequestTimeoutMs,
+    connectionTimeout: limits.httpSocketIdleMs,
     trustProxy: false,
     ...(server.https === undefined ? {} : { https: { ...server.https, minVersion: 'TLSv1.3' as const } }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, useDefaults: false } },
     // Errors raised before routing (a URL that does not decode, …) get the catalog's shape too.
     frameworkErrors: (err, _req, reply) => sendError(ctx, reply, err),
     // A request the HTTP parser refuses never reaches Fastify: answer in the catalog's shape.
+    // Node's requestTimeout lands here too (ERR_HTTP_REQUEST_TIMEOUT): 408, unless an answer already started.
     clientErrorHandler: (err, socket) => {
-      if (!socket.writable) return socket.destroy()
-      const body = JSON.stringify({ error: { code: 'ZIXT_ERR_SCHEMA', message: `bad HTTP request (${(err as { code?: string }).code ?? 'parse error'})` } })
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      const started = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true
+      if (!socket.writable || started) return socket.destroy()
+      const code = (err as { code?: string }).code
+      const body = code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? JSON.stringify({ error: { code: WebError.requestTimeout, message: `request not received within ${limits.httpRequestTimeoutMs} ms` } })
+        : JSON.stringify({ error: { code: 'ZIXT_ERR_SCHEMA', message: `bad HTTP request (${code ?? 'parse error'})` } })
+      const status = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
     },
   })
   // Closed shapes everywhere (docs/api.md): a route without a declared query string takes

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { SignedDomainCommand } from '../../../domain/command.ts'
 import type { Auth, Ctx } from '../context.ts'
-import { webError } from '../httpErrors.ts'
+import { webError, WebError } from '../httpErrors.ts'
 import { decryptEmail, encryptEmail } from '../secrets.ts'
 import { ownCommand } from './auth.ts'
 import { body, intString, query, str } from './schemas.ts'
@@ -25,7 +25,9 @@ export async function afterCommit(ctx: Ctx, events: readonly { type: string; pay
       try {
         await ctx.sendVerification(userId, decryptEmail(key, enc, ctx.crypto), enc)
       } catch (err) {
-        ctx.log(`mail: verification for ${userId} not sent: ${(err as Error).message}`)
+        // code and SMTP reply code only: nodemailer's messages carry the recipient address
+        const { code, responseCode } = err as { code?: unknown; responseCode?: unknown }
+        ctx.log(`mail: verification for ${userId} not sent: ${String(code ?? 'error')}${responseCode === undefined ? '' : ` ${String(responseCode)}`}`)
       }
     }
   }
@@ -45,6 +47,29 @@ async function member(ctx: Ctx, req: FastifyRequest, threadId: string): Promise<
   return a
 }
 
+/**
+ * A message may only reference blobs its author uploaded or can already download: download
+ * rights follow the messages that reference a blob (GET /api/blobs), so quoting a known blobId
+ * in a thread of one's own would regain them.
+ */
+async function attachable(ctx: Ctx, a: Auth, attachments: readonly { readonly blobId: string }[]): Promise<void> {
+  for (const [i, { blobId }] of attachments.entries()) {
+    const mine = (await ctx.store.blobUploader(blobId)) === a.user.userId || (await ctx.d.read.blobVisibleTo(blobId, a.user.userId))
+    if (!mine) throw webError(WebError.blobNotFound, `command.payload.attachments[${i}].blobId: no blob '${blobId}' for you (upload it first)`, { field: `command.payload.attachments[${i}].blobId` })
+  }
+}
+
+/**
+ * Every committed EmailChanged sends a verification mail (afterCommit), so ChangeEmail shares
+ * the resend limits (POST /api/email/resend): ≥ 60 s apart, rates.resend per user. Checked
+ * before consensus, so a refused change leaves nothing in the ledger.
+ */
+async function verificationMailAllowed(ctx: Ctx, userId: string): Promise<void> {
+  const gap = await ctx.d.redis.set(`${ctx.prefix}resend-gap:${userId}`, '1', 'EX', 60, 'NX')
+  if (gap !== 'OK') throw webError(WebError.rateLimited, 'ChangeEmail: a verification mail was sent less than 60 s ago', { retryAfterS: 60 })
+  await ctx.rate(`resend:${userId}`, ctx.config.rates.resend)
+}
+
 const csv = (s: string | undefined, max: number, field: string): string[] => {
   const list = (s ?? '').split(',').filter((x) => x !== '')
   if (list.length > max) throw webError('ZIXT_ERR_SCHEMA', `${field}: at most ${max}`, { field })
@@ -55,9 +80,11 @@ export function threadRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.addHook('onClose', async () => ctx.close()) // the read-your-writes position subscription
   app.post('/api/commands', { schema: body({ command: { type: 'object' } }) }, async (req) => {
     const a = await ctx.auth(req)
-    return submitAs(ctx, a, (req.body as { command: unknown }).command, (s) => {
+    return submitAs(ctx, a, (req.body as { command: unknown }).command, async (s) => {
       if (NOT_HERE.has(s.command.type)) throw webError('ZIXT_ERR_WRONG_SIGNER', `command.type: ${s.command.type} has its own route (docs/api.md)`, { field: 'command.type' })
       if (ADMIN_TYPES.has(s.command.type) && !a.user.admin) throw webError('ZIXT_ERR_NOT_ADMIN', `${s.command.type}: admin only`)
+      if (s.command.type === 'PostMessage') await attachable(ctx, a, s.command.payload.attachments)
+      if (s.command.type === 'ChangeEmail') await verificationMailAllowed(ctx, a.user.userId)
     })
   })
 
