@@ -2,7 +2,7 @@
 // challenge + optional TOTP/backup code), session, logout, TOTP and backup codes.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { fromBase64url, toBase64url, toHex, utf8Encode } from '../../../domain/encoding.ts'
-import { ZixtError } from '../../../domain/errors.ts'
+import { ErrorCode, ZixtError } from '../../../domain/errors.ts'
 import { LOGIN_CONTEXT, loginChallengeBytes } from '../../../web/client/core/api/commands.ts'
 import { type Auth, type Ctx, defaultConfig } from '../context.ts'
 import { webError, WebError } from '../httpErrors.ts'
@@ -28,6 +28,16 @@ export function sessionInfo(a: Auth) {
 function checkPasswordShape(password: string): void {
   const n = [...password].length
   if (n < passwordLengthMin || n > passwordLengthMax) throw webError(WebError.passwordWeak, `password: ${passwordLengthMin} to ${passwordLengthMax} characters`, { field: 'password' })
+}
+
+/**
+ * What may be logged of a failed send: nodemailer's code and the SMTP reply code, never the
+ * message, which quotes the server's reply and with it the recipient's address.
+ */
+export function mailFault(e: unknown): string {
+  const { code, responseCode } = (e ?? {}) as { code?: unknown; responseCode?: unknown }
+  const c = typeof code === 'string' && /^[A-Z_]{1,32}$/.test(code) ? code : 'error'
+  return typeof responseCode === 'number' ? `${c} ${responseCode}` : c
 }
 
 type Pending = { email: string; dataKey: string; encryptedEmail: string }
@@ -65,7 +75,7 @@ export async function completeRegistration(
   try {
     await ctx.sendVerification(userId, pending.email, pending.encryptedEmail)
   } catch (e) {
-    ctx.log(`mail: verification for ${userId} not sent: ${(e as Error).message}`)
+    ctx.log(`mail: verification for ${userId} not sent: ${mailFault(e)}`)
   }
   return { userId, deviceId: (device?.payload['deviceId'] as string | undefined) ?? null, height: result.height }
 }
@@ -86,29 +96,54 @@ async function verifyToken(ctx: Ctx, token: string): Promise<{ userId: string }>
 }
 
 // --- brute-force backoff ----------------------------------------------------------------
-type Fails = { n: number; last: number }
+// An attempt is counted before the password is checked, in one Lua script over both
+// counters: a check and a later write with a ~0.4 s scrypt between them let N concurrent
+// guesses through and raised the count by about one. The stored value stays `{ n, last }`.
+const TAKE_ATTEMPT = `
+local now, threshold, maxS = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local wait, ns = 0, {}
+for i, key in ipairs(KEYS) do
+  local raw = redis.call('GET', key)
+  local n, last = 0, 0
+  if raw then local f = cjson.decode(raw); n, last = f.n, f.last end
+  ns[i] = n
+  if n >= threshold then
+    local left = last + math.min(maxS, 2 ^ (n - threshold)) * 1000 - now
+    if left > wait then wait = left end
+  end
+end
+if wait > 0 then return math.ceil(wait) end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, '{"n":' .. (ns[i] + 1) .. ',"last":' .. ARGV[1] .. '}', 'EX', ARGV[4])
+end
+return 0`
 
-async function readFails(ctx: Ctx, key: string): Promise<Fails> {
-  const raw = await ctx.d.redis.get(key)
-  return raw === null ? { n: 0, last: 0 } : (JSON.parse(raw) as Fails)
-}
+// Gives back an attempt that turned out not to be a failure (right password); `last` stays.
+const REFUND_ATTEMPT = `
+for _, key in ipairs(KEYS) do
+  local raw = redis.call('GET', key)
+  if raw then
+    local f = cjson.decode(raw)
+    if f.n > 0 then
+      redis.call('SET', key, '{"n":' .. (f.n - 1) .. ',"last":' .. string.format('%d', f.last) .. '}', 'KEEPTTL')
+    end
+  end
+end
+return 0`
 
-async function checkBackoff(ctx: Ctx, keys: string[]): Promise<void> {
-  const { threshold, maxS } = ctx.config.loginBackoff
-  for (const key of keys) {
-    const f = await readFails(ctx, key)
-    if (f.n < threshold) continue
-    const waitMs = Math.min(maxS, 2 ** (f.n - threshold)) * 1000
-    const left = f.last + waitMs - ctx.now()
-    if (left > 0) throw webError(WebError.loginThrottled, `too many failed logins; retry in ${Math.ceil(left / 1000)} s`, { retryAfterS: Math.ceil(left / 1000) })
+/** Counts one attempt against every key, or refuses it (LOGIN_THROTTLED) without counting. */
+async function takeAttempt(ctx: Ctx, keys: string[]): Promise<void> {
+  const { threshold, maxS, windowS } = ctx.config.loginBackoff
+  const now = Math.floor(ctx.now())
+  const waitMs = Number(await ctx.d.redis.eval(TAKE_ATTEMPT, keys.length, ...keys, String(now), String(threshold), String(maxS), String(windowS)))
+  if (waitMs > 0) {
+    const s = Math.ceil(waitMs / 1000)
+    throw webError(WebError.loginThrottled, `too many failed logins; retry in ${s} s`, { retryAfterS: s })
   }
 }
 
-async function recordFailure(ctx: Ctx, keys: string[]): Promise<void> {
-  for (const key of keys) {
-    const f = await readFails(ctx, key)
-    await ctx.d.redis.set(key, JSON.stringify({ n: f.n + 1, last: ctx.now() }), 'EX', ctx.config.loginBackoff.windowS)
-  }
+async function refundAttempt(ctx: Ctx, keys: string[]): Promise<void> {
+  if (keys.length > 0) await ctx.d.redis.eval(REFUND_ATTEMPT, keys.length, ...keys)
 }
 
 function loginFailed(): ZixtError {
@@ -119,13 +154,22 @@ type LoginBody = { username: string; password: string; deviceId: string; challen
 
 async function login(ctx: Ctx, req: FastifyRequest, b: LoginBody) {
   const failKeys = [`${ctx.prefix}lf:u:${b.username.toLowerCase()}`, `${ctx.prefix}lf:ip:${req.ip}`]
-  await checkBackoff(ctx, failKeys)
-  const fail = async (e: ZixtError = loginFailed()): Promise<never> => {
-    await recordFailure(ctx, failKeys)
+  await takeAttempt(ctx, failKeys)
+  let failed = false // a counted failure; anything else thrown (TOTP_REQUIRED, a fault) gives the attempt back
+  try {
+    return await loginChecked(ctx, b, failKeys, (e = loginFailed()) => {
+      failed = true
+      throw e
+    })
+  } catch (e) {
+    if (!failed) await refundAttempt(ctx, failKeys)
     throw e
   }
+}
+
+async function loginChecked(ctx: Ctx, b: LoginBody, failKeys: string[], fail: (e?: ZixtError) => never) {
   const challengeOwner = await ctx.d.redis.getdel(`${ctx.prefix}chal:${b.challenge}`)
-  if (challengeOwner !== b.username) await fail(webError(WebError.challengeInvalid, 'challenge: unknown, used or expired; ask for a new one'))
+  if (challengeOwner !== b.username) fail(webError(WebError.challengeInvalid, 'challenge: unknown, used or expired; ask for a new one'))
   const user = await ctx.d.read.userByUsername(b.username)
   const verifier = user === null ? null : await ctx.store.verifier(user.userId)
   const passwordOk = await checkPassword(b.password, verifier, ctx.config.passwordCost, ctx.crypto)
@@ -141,12 +185,14 @@ async function login(ctx: Ctx, req: FastifyRequest, b: LoginBody) {
   }
   if (!sigOk) return fail()
   if (user.totp) await secondFactor(ctx, user.userId, b, fail)
-  await ctx.d.redis.del(failKeys[0]!)
   const { token, session } = await ctx.sessions.create(user.userId, device.deviceId, ctx.now())
+  // success clears the account's counter; the IP's gets back the attempt taken for it
+  await ctx.d.redis.del(failKeys[0]!)
+  await refundAttempt(ctx, failKeys.slice(1))
   return { token, auth: { session, user, device } satisfies Auth }
 }
 
-async function secondFactor(ctx: Ctx, userId: string, b: LoginBody, fail: (e?: ZixtError) => Promise<never>): Promise<void> {
+async function secondFactor(ctx: Ctx, userId: string, b: LoginBody, fail: (e?: ZixtError) => never): Promise<void> {
   if (b.totp === undefined && b.backupCode === undefined) throw webError(WebError.totpRequired, 'totp: this account needs a one-time code (or a backup code)')
   if (b.totp !== undefined) {
     const t = await ctx.store.totp(userId)
@@ -156,10 +202,10 @@ async function secondFactor(ctx: Ctx, userId: string, b: LoginBody, fail: (e?: Z
       const step = matchTotp(secret, b.totp, ctx.now(), t.lastStep, ctx.crypto)
       if (step !== null && (await ctx.store.useTotpStep(userId, step))) return
     }
-    await fail(webError(WebError.totpInvalid, 'totp: wrong or already used code'))
+    fail(webError(WebError.totpInvalid, 'totp: wrong or already used code'))
   }
   if (!(await ctx.store.useBackupCode(userId, backupCodeHash(userId, b.backupCode!, ctx.crypto), ctx.now()))) {
-    await fail(webError(WebError.totpInvalid, 'backupCode: wrong or already used code'))
+    fail(webError(WebError.totpInvalid, 'backupCode: wrong or already used code'))
   }
 }
 
@@ -213,7 +259,13 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
     await ctx.rate(`resend:${a.user.userId}`, ctx.config.rates.resend)
     const key = await ctx.store.dataKey(a.user.userId)
     if (key === null || a.user.encryptedEmail === null) throw webError('ZIXT_ERR_NOT_FOUND', 'no e-mail on file')
-    await ctx.sendVerification(a.user.userId, decryptEmail(key, a.user.encryptedEmail, ctx.crypto), a.user.encryptedEmail)
+    try {
+      await ctx.sendVerification(a.user.userId, decryptEmail(key, a.user.encryptedEmail, ctx.crypto), a.user.encryptedEmail)
+    } catch (e) {
+      ctx.log(`mail: verification for ${a.user.userId} not sent: ${mailFault(e)}`)
+      await ctx.d.redis.del(`${ctx.prefix}resend-gap:${a.user.userId}`) // nothing was sent: a retry need not wait 60 s
+      throw webError(ErrorCode.unavailable, 'the verification mail could not be sent; try again later')
+    }
     reply.status(202)
     return { sent: true }
   })
@@ -246,14 +298,20 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
     await ctx.rate(`enrol:${req.ip}`, ctx.config.rates.enrol ?? defaultConfig.rates.enrol!)
     const b = req.body as { username: string; password: string; command: unknown }
     const failKeys = [`${ctx.prefix}lf:u:${b.username.toLowerCase()}`, `${ctx.prefix}lf:ip:${req.ip}`]
-    await checkBackoff(ctx, failKeys)
-    const user = await ctx.d.read.userByUsername(b.username)
-    const verifier = user === null ? null : await ctx.store.verifier(user.userId)
-    const passwordOk = await checkPassword(b.password, verifier, ctx.config.passwordCost, ctx.crypto)
-    if (user === null || !passwordOk || user.disabled || user.deleted) {
-      await recordFailure(ctx, failKeys)
-      throw loginFailed()
+    await takeAttempt(ctx, failKeys) // before scrypt: concurrent guesses are counted one by one
+    let passwordOk = false
+    let user: Awaited<ReturnType<typeof ctx.d.read.userByUsername>> = null
+    try {
+      user = await ctx.d.read.userByUsername(b.username)
+      const verifier = user === null ? null : await ctx.store.verifier(user.userId)
+      passwordOk = await checkPassword(b.password, verifier, ctx.config.passwordCost, ctx.crypto)
+    } catch (e) {
+      await refundAttempt(ctx, failKeys)
+      throw e
     }
+    if (user === null || !passwordOk || user.disabled || user.deleted) throw loginFailed()
+    // the right password is no failure, whatever becomes of the command (as before: not counted)
+    await refundAttempt(ctx, failKeys)
     const result = await ctx.committed(await ctx.d.ingest.submit(b.command, {
       authorize: (s) => {
         const c = s.command

@@ -5,7 +5,7 @@ import type { SignedDomainCommand } from '../../../domain/command.ts'
 import type { Auth, Ctx } from '../context.ts'
 import { webError, WebError } from '../httpErrors.ts'
 import { decryptEmail, encryptEmail } from '../secrets.ts'
-import { ownCommand } from './auth.ts'
+import { mailFault, ownCommand } from './auth.ts'
 import { body, intString, query, str } from './schemas.ts'
 
 const ADMIN_TYPES: ReadonlySet<string> = new Set(['AdminCreateUser', 'AdminEditUser', 'AdminDisableUser', 'AdminEnableUser', 'AdminDeleteUser', 'AdminReplaceUserKey'])
@@ -25,9 +25,7 @@ export async function afterCommit(ctx: Ctx, events: readonly { type: string; pay
       try {
         await ctx.sendVerification(userId, decryptEmail(key, enc, ctx.crypto), enc)
       } catch (err) {
-        // code and SMTP reply code only: nodemailer's messages carry the recipient address
-        const { code, responseCode } = err as { code?: unknown; responseCode?: unknown }
-        ctx.log(`mail: verification for ${userId} not sent: ${String(code ?? 'error')}${responseCode === undefined ? '' : ` ${String(responseCode)}`}`)
+        ctx.log(`mail: verification for ${userId} not sent: ${mailFault(err)}`)
       }
     }
   }

@@ -19,10 +19,14 @@ type Conn = {
   readonly contacts: Set<string>
   readonly recent: number[] // positions already sent (bounded), for at-least-once de-duplication
   readonly recentSet: Set<number>
+  readonly typingAt: Map<string, number> // threadId → when its last typing frame was passed on (ms)
 }
 
 const RECENT_MAX = 1024
 const clientFrameBytesMax = 64 * 1024
+// Each typing frame passed on costs a Redis SET + PUBLISH and a delivery on every web node;
+// the client repeats it while the user types, so one per thread this often is all it needs.
+const typingIntervalMs = 2000
 
 type Notification =
   | { v: 1; kind: 'event'; position: number; type: string; stream: string; blockHeight: number; time: number; author: string; payload?: Record<string, unknown>; payloadOmitted?: true }
@@ -60,6 +64,7 @@ export class LiveHub {
       await this.sub.subscribe(channel)
     }
     set.add(c)
+    if (!this.conns.has(c)) this.#leave(channel, c) // removed while subscribing
   }
   #leave(channel: string, c: Conn): void {
     const set = this.byChannel.get(channel)
@@ -88,16 +93,25 @@ export class LiveHub {
     this.#sendFrame(c, frame())
   }
 
+  /**
+   * Joins the user's and threads' channels and marks the user online. A remove() may run while
+   * this awaits (socket closed, session ended): after each await a removed connection stops
+   * here, and #join leaves a channel it joined late, so nothing of it stays behind.
+   */
   async add(c: Conn): Promise<void> {
     this.conns.add(c)
     await this.#join(channels.user(this.ctx.prefix, c.userId), c)
+    if (!this.conns.has(c)) return
     const threads = await this.ctx.d.read.threadIdsForUser(c.userId)
+    if (!this.conns.has(c)) return
     const members = await this.ctx.d.read.membersOf(threads)
     for (const t of threads) {
+      if (!this.conns.has(c)) return
       c.threads.add(t)
       await this.#join(channels.thread(this.ctx.prefix, t), c)
       for (const m of members.get(t) ?? []) if (m !== c.userId) c.contacts.add(m)
     }
+    if (!this.conns.has(c)) return
     await this.ctx.d.redis.set(redisKeys.presence(this.ctx.prefix, c.userId), String(this.ctx.now()), 'EX', presenceTtlSeconds)
     await this.ctx.d.redis.publish(this.ephemeral, JSON.stringify({ kind: 'presence', userId: c.userId, online: true }))
   }
@@ -157,6 +171,7 @@ export class LiveHub {
       this.#forward(c, n, frame)
       if ((n.type === 'MemberRemoved' || n.type === 'MemberLeft') && aboutMe) {
         c.threads.delete(threadId)
+        c.typingAt.delete(threadId)
         this.#leave(channels.thread(this.ctx.prefix, threadId), c)
       }
       return
@@ -171,14 +186,26 @@ export class LiveHub {
   }
 
   #ephemeral(m: Record<string, unknown>): void {
+    if (m['kind'] === 'typing') return this.#typing(m['threadId'], m['userId'])
     for (const c of this.conns) {
-      if (m['kind'] === 'typing' && c.threads.has(m['threadId'] as string) && m['userId'] !== c.userId) {
-        this.send(c, { type: 'typing', threadId: m['threadId'], userId: m['userId'] })
-      } else if (m['kind'] === 'presence' && c.contacts.has(m['userId'] as string)) {
+      if (m['kind'] === 'presence' && c.contacts.has(m['userId'] as string)) {
         this.send(c, { type: 'presence', userId: m['userId'], online: m['online'] })
       } else if (m['kind'] === 'sessionEnded' && m['sessionId'] === c.sessionId) {
         this.end(c, m['reason'] as string)
       }
+    }
+  }
+
+  /** To the thread's members on this node only, through the thread's channel index. */
+  #typing(threadId: unknown, userId: unknown): void {
+    if (typeof threadId !== 'string') return
+    const set = this.byChannel.get(channels.thread(this.ctx.prefix, threadId))
+    if (set === undefined) return
+    let frame: Buffer | null = null
+    for (const c of set) {
+      if (!c.threads.has(threadId) || c.userId === userId) continue
+      frame ??= Buffer.from(JSON.stringify({ type: 'typing', threadId, userId }))
+      this.#sendFrame(c, frame)
     }
   }
 
@@ -196,6 +223,9 @@ export class LiveHub {
     if (m.type === 'ping') return this.send(c, typeof m.id === 'string' ? { type: 'pong', id: m.id.slice(0, 64) } : { type: 'pong' })
     if (m.type === 'typing' && typeof m.threadId === 'string') {
       if (!c.threads.has(m.threadId)) return this.send(c, { type: 'error', code: 'ZIXT_ERR_NOT_MEMBER', message: 'threadId: not a member' })
+      const now = this.ctx.now()
+      if (now - (c.typingAt.get(m.threadId) ?? -Infinity) < typingIntervalMs) return // dropped silently: the last one still shows
+      c.typingAt.set(m.threadId, now) // one entry per thread the connection is in
       await this.ctx.d.redis.set(redisKeys.typing(this.ctx.prefix, m.threadId, c.userId), c.deviceId, 'EX', typingTtlSeconds)
       await this.ctx.d.redis.publish(this.ephemeral, JSON.stringify({ kind: 'typing', threadId: m.threadId, userId: c.userId }))
       return
@@ -219,16 +249,22 @@ export function liveRoutes(app: FastifyInstance, ctx: Ctx, hub: LiveHub): void {
   }, (socket: WebSocket, req: FastifyRequest) => {
     let conn: Conn | null = null
     let authing = false
+    let closed = false // the socket closed: a start() still awaiting must not add it (or must take it out again)
     const timeout = setTimeout(() => { if (conn === null) socket.close(4001, 'auth timeout') }, 10_000)
     const start = async (session: SessionRef): Promise<void> => {
       const [user, device] = await ctx.sessionAccount(session)
+      if (closed) return
       if (user === null || device === null || user.disabled || user.deleted || device.revoked || device.expired) {
         socket.send(JSON.stringify({ type: 'sessionEnded', reason: 'unauthenticated' }))
         return socket.close(4001, 'unauthenticated')
       }
       clearTimeout(timeout)
-      conn = { ws: socket, userId: user.userId, deviceId: device.deviceId, sessionId: session.id, threads: new Set(), contacts: new Set(), recent: [], recentSet: new Set() }
+      conn = { ws: socket, userId: user.userId, deviceId: device.deviceId, sessionId: session.id, threads: new Set(), contacts: new Set(), recent: [], recentSet: new Set(), typingAt: new Map() }
       await hub.add(conn)
+      if (closed) {
+        await hub.remove(conn) // closed while joining (a no-op if the close handler's remove() came first)
+        return
+      }
       hub.send(conn, { type: 'ready', userId: user.userId, deviceId: device.deviceId, position: await ctx.d.read.position() })
     }
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -250,17 +286,19 @@ export function liveRoutes(app: FastifyInstance, ctx: Ctx, hub: LiveHub): void {
       authing = true
       void (async () => {
         const id = await ctx.d.redis.getdel(`${ctx.prefix}wst:${(m.ticket as string).slice(0, 64)}`)
-        const session = id === null ? null : await sessionById(ctx.sessions, id)
+        const session = id === null || closed ? null : await sessionById(ctx.sessions, id)
+        if (closed) return
         if (session === null) return socket.close(4001, 'bad ticket')
         await start(session)
       })().catch((e) => { ctx.log(`ws auth: ${(e as Error).message}`); socket.close(1011) })
     })
     socket.on('close', () => {
+      closed = true
       clearTimeout(timeout)
       if (conn !== null) void hub.remove(conn)
     })
     socket.on('error', () => {})
     // A browser has the session cookie already: no ticket needed.
-    void ctx.optionalAuth(req).then((a) => { if (a !== null && conn === null && !authing) { authing = true; return start(a.session) } }).catch(() => socket.close(1011))
+    void ctx.optionalAuth(req).then((a) => { if (a !== null && conn === null && !authing && !closed) { authing = true; return start(a.session) } }).catch(() => socket.close(1011))
   })
 }
