@@ -64,6 +64,8 @@ export async function rebuild(o: RebuildOptions): Promise<{ events: number; seco
       await runner.close()
     }
     const tables = allTables(o.projections)
+    // leftovers of a rebuild that crashed between the RENAME and the DROP would fail the RENAME
+    await conn.query('DROP TABLE IF EXISTS ' + tables.map((t) => `\`${t}${OLD}\``).join(', '))
     await conn.query('RENAME TABLE ' + tables.flatMap((t) => [`\`${t}\` TO \`${t}${OLD}\``, `\`${t}${SHADOW}\` TO \`${t}\``]).join(', '))
     await conn.query('DROP TABLE ' + tables.map((t) => `\`${t}${OLD}\``).join(', '))
     let unreadRows: number | undefined

@@ -11,6 +11,7 @@ import { checkpointTable, type Projection } from './projection.ts'
 import { multiStatements, SqlTx } from './sqlTx.ts'
 import { redisKeys } from './redis/keys.ts'
 import { eventNotifications, unreadNotification } from './redis/notify.ts'
+import { execAll } from './redis/pipeline.ts'
 import { mirrorUnread, queueUnreadCopy, unreadRowsSql, type UnreadMirror, type UnreadRow } from './redis/unread.ts'
 
 export type RunnerStatus = {
@@ -42,6 +43,9 @@ export const BATCH_EVENTS_DEFAULT = 5000
  */
 export const positionChannel = (prefix: string): string => `${prefix}projections:position`
 const WAIT_SLICE_MS = 1000 // re-check the head (and report lag) at least this often when idle
+const PUBLISH_READ_EVENTS = 1000 // events read and published per pipeline when catching up
+// per round: a publish checkpoint far behind catches up over several rounds, batches go on meanwhile
+const PUBLISH_CATCH_UP_EVENTS_MAX = 10 * PUBLISH_READ_EVENTS
 
 export class ProjectionRunner {
   private readonly o: RunnerOptions
@@ -53,6 +57,9 @@ export class ProjectionRunner {
   private batches = 0
   private published: number | null = null // publish checkpoint as last read/written (null: read it from Redis)
   private positionSent = -1
+  // unread rows at or before this position get no notification: the publish checkpoint was
+  // missing (Redis lost it) and notifications restarted after it
+  private quietUpTo = -1
   private unread: UnreadMirror | null = null // the unread mirror as last read/written (null: read it from Redis)
   // the batch step() just committed, for syncRedis: its events, and the unread rows the mirror
   // lacks as read inside its transaction (null: not read, syncRedis reads them)
@@ -81,12 +88,12 @@ export class ProjectionRunner {
     while (!signal.aborted) {
       try {
         const applied = await this.step()
-        await this.syncRedis()
+        const redisBehind = await this.syncRedis()
         this.lastError = null
         delay = backoff.min
         if (until !== undefined && this.position >= until) return
         // after a batch, look at the source before opening a transaction that would find nothing
-        if (!applied || !(await this.more())) await this.idle(signal)
+        if (!redisBehind && (!applied || !(await this.more()))) await this.idle(signal)
       } catch (e) {
         this.lastError = e instanceof Error ? e.message : String(e)
         this.o.log?.(`projections: ${this.lastError}; retrying in ${delay} ms`)
@@ -95,6 +102,7 @@ export class ProjectionRunner {
         this.unread = null
         this.batch = null
         this.begun = null
+        this.positionSent = -1 // a failed pipeline may have held it
         await sleep(delay, signal)
         delay = Math.min(delay * 2, backoff.max)
       }
@@ -131,9 +139,10 @@ export class ProjectionRunner {
       const last = events[events.length - 1]!.position
       // the mirror's missing rows, read in this transaction: it sees this batch's own rows
       const mirror = this.liveRedis() && this.o.projections.some((p) => p.name === 'conversations') ? this.unread : null
-      const tail = mirror === null || mirror.checkpoint >= last ? [] : [format(unreadRowsSql(`\`unread_counts${this.suffix}\``), [mirror.checkpoint, last])]
+      // (a mirror still catching up would read far more than the batch: syncRedis copies in pages)
+      const tail = mirror === null || mirror.checkpoint < from - 1 || mirror.checkpoint >= last ? [] : [format(unreadRowsSql(`\`unread_counts${this.suffix}\``), [mirror.checkpoint, last])]
       const chain = multiStatements(conn) && (await this.o.source.head()) > last + 1
-      const results = await this.apply(conn, events, cps, [...tail, 'COMMIT', ...(chain ? ['START TRANSACTION', this.checkpointsSql(true)] : [])])
+      const results = await this.apply(conn, from, events, cps, [...tail, 'COMMIT', ...(chain ? ['START TRANSACTION', this.checkpointsSql(true)] : [])])
       // committed: a failure from here on must not roll back, and the next step reads what it needs again
       this.batch = { events, unread: tail.length === 0 ? null : (results[0] as UnreadRow[]) }
       if (chain) this.begun = this.checkpointRows(results.at(-1) as { name: string; position: number }[])
@@ -148,12 +157,12 @@ export class ProjectionRunner {
   }
 
   /** Applies the batch; `tail` (the COMMIT, …) runs after its writes, in the same round trip when it can: their results. */
-  private async apply(conn: Connection, events: readonly EventEnvelope[], cps: Map<string, number>, tail: readonly string[]): Promise<unknown[]> {
+  private async apply(conn: Connection, from: number, events: readonly EventEnvelope[], cps: Map<string, number>, tail: readonly string[]): Promise<unknown[]> {
     const tx = new SqlTx(conn, this.suffix)
-    let expected = events[0]!.position
+    let expected = from
     for (const e of events) {
-      // the source must hand out a gap-free run: a skipped event would never be applied
-      if (e.position !== expected) throw new Error(`event source returned position ${e.position}, expected ${expected}`)
+      // the source must hand out a gap-free run from `from` on: a skipped event would never be applied
+      if (e.position !== expected) throw new Error(`event source returned position ${e.position}, expected ${expected} (read from ${from})`)
       expected++
     }
     for (const p of this.o.projections) {
@@ -221,40 +230,64 @@ export class ProjectionRunner {
    * Live mode: publish committed events not yet published, mirror the unread counters, publish
    * the position. In step with Redis (the batch just committed follows what was published and
    * mirrored), all of it is one pipeline; otherwise (start, after an error, a rebuild's swap)
-   * it catches up from the checkpoints kept in Redis.
+   * it catches up from the checkpoints kept in Redis, a bounded amount per round. True while
+   * Redis is still behind (the next round must not idle).
    */
-  private async syncRedis(): Promise<void> {
+  private async syncRedis(): Promise<boolean> {
     const redis = this.o.redis
-    if (redis === null || redis === undefined || this.suffix !== '') return
+    if (redis === null || redis === undefined || this.suffix !== '') return false
     const prefix = this.o.redisPrefix ?? 'zixt:'
-    const pubKey = redisKeys.publishCheckpoint(prefix)
-    // one runner owns these tables (FOR UPDATE), so the checkpoint is read once and then kept
-    let published = this.published ?? Number((await redis.get(pubKey)) ?? -1)
     const batch = this.batch
     this.batch = null
+    // one runner owns these tables (FOR UPDATE), so the checkpoint is read once and then kept
+    let published = this.published ?? await this.readPublished(redis, prefix, batch)
     const mirrored = this.o.projections.some((p) => p.name === 'conversations')
     if (batch !== null && published === batch.events[0]!.position - 1 && batch.events.at(-1)!.position === this.position && (!mirrored || batch.unread !== null)) {
-      return this.publishBatch(redis, prefix, batch.events, mirrored ? batch.unread : null)
+      await this.publishBatch(redis, prefix, batch.events, mirrored ? batch.unread : null)
+      return false
     }
-    for (let guard = 0; published < this.position && guard < 100_000; guard++) {
-      const events = await this.o.source.read(published + 1, Math.min(1000, this.position - published))
+    const end = Math.min(this.position, published + PUBLISH_CATCH_UP_EVENTS_MAX)
+    for (let guard = 0; published < end && guard < PUBLISH_CATCH_UP_EVENTS_MAX; guard++) {
+      const events = await this.o.source.read(published + 1, Math.min(PUBLISH_READ_EVENTS, end - published))
       if (events.length === 0) break
       const pipe = redis.pipeline()
       for (const e of events) for (const [ch, msg] of eventNotifications(prefix, e)) pipe.publish(ch, msg)
+      const before = published
       published = events[events.length - 1]!.position
-      pipe.set(pubKey, String(published))
+      pipe.set(redisKeys.publishCheckpoint(prefix), String(published))
       if (published >= this.position) this.positionNotice(pipe, prefix)
-      await pipe.exec()
+      await this.execPublishing(redis, prefix, pipe, before)
       this.published = published
     }
-    if (this.positionSent < this.position) await this.positionNotice(redis.pipeline(), prefix).exec()
-    if (!this.o.projections.some((p) => p.name === 'conversations')) return
+    if (this.positionSent < this.position) await execAll(this.positionNotice(redis.pipeline(), prefix))
+    // stopped at its bound (not at a source that had nothing): the next round goes on at once
+    const publishBehind = published === end && end < this.position
+    if (!mirrored) return publishBehind
     const { rows, mirror } = await mirrorUnread(await this.connection(), redis, prefix, 'unread_counts', this.position)
     this.unread = mirror
-    if (rows.length === 0) return
-    const pipe = redis.pipeline()
-    for (const r of rows) pipe.publish(...unreadNotification(prefix, r))
-    await pipe.exec()
+    const notify = rows.filter((r) => Number(r.position) > this.quietUpTo)
+    if (notify.length > 0) {
+      const pipe = redis.pipeline()
+      for (const r of notify) pipe.publish(...unreadNotification(prefix, r))
+      await execAll(pipe)
+    }
+    return publishBehind || (mirror !== null && mirror.checkpoint < this.position)
+  }
+
+  /**
+   * The publish checkpoint kept in Redis. Missing (a new Redis, or one restarted without
+   * persistence), it starts before the batch just committed (or at the position, none): nobody
+   * subscribed before Redis lost it can receive older notifications, so they are not sent.
+   */
+  private async readPublished(redis: Redis, prefix: string, batch: { readonly events: readonly EventEnvelope[] } | null): Promise<number> {
+    const key = redisKeys.publishCheckpoint(prefix)
+    const stored = await redis.get(key)
+    if (stored !== null) return Number(stored)
+    const start = batch === null ? this.position : batch.events[0]!.position - 1
+    await redis.set(key, String(start))
+    this.quietUpTo = start
+    this.o.log?.(`projections: no publish checkpoint in Redis (new, or restarted without persistence): notifications start after position ${start}, earlier events are not published`)
+    return start
   }
 
   /** The batch's notifications, publish checkpoint, unread copy and position notice: one round trip. */
@@ -276,12 +309,25 @@ export class ProjectionRunner {
     }
     // last: a request woken by it reads the unread counts and sees every notification before it
     this.positionNotice(pipe, prefix)
-    const results = (await pipe.exec()) ?? []
+    const replies = await this.execPublishing(redis, prefix, pipe, events[0]!.position - 1)
     this.published = this.position
     if (unread === null || mirror === null) return
-    const [err, copied] = results[queued] ?? [new Error('no reply'), 0]
-    // a rebuild swapped the generation (or an error): the next round reads the mirror's state again
-    this.unread = err === null && copied === 1 ? { gen: mirror.gen, checkpoint: this.position } : null
+    // 0: a rebuild swapped the generation: the next round reads the mirror's state again
+    this.unread = replies[queued] === 1 ? { gen: mirror.gen, checkpoint: this.position } : null
+  }
+
+  /**
+   * Sends a pipeline that moves the publish checkpoint. When a command failed, the checkpoint
+   * goes back to `before` (its SET may have run while a PUBLISH failed: commands of a pipeline
+   * run one by one) so the next round sends these notifications again (at least once).
+   */
+  private async execPublishing(redis: Redis, prefix: string, pipe: ReturnType<Redis['pipeline']>, before: number): Promise<unknown[]> {
+    try {
+      return await execAll(pipe)
+    } catch (e) {
+      await redis.set(redisKeys.publishCheckpoint(prefix), String(before)).catch(() => {})
+      throw e
+    }
   }
 
   private positionNotice<P extends ReturnType<Redis['pipeline']>>(pipe: P, prefix: string): P {

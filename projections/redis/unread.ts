@@ -1,13 +1,16 @@
 // Unread counters in Redis mirror the MySQL table unread_counts: rows changed after the
-// Redis checkpoint are copied with the new checkpoint in one MULTI (idempotent: values are
-// absolute). A rebuild fills a new generation and swaps the `unread:gen` pointer.
+// Redis checkpoint are copied with the new checkpoint in one script, a page of rows at a time
+// (idempotent: values are absolute). A rebuild fills a new generation and swaps the
+// `unread:gen` pointer.
 import type { Connection } from 'mysql2/promise'
 import type { Redis } from 'ioredis'
 import { redisKeys } from './keys.ts'
+import { execAll } from './pipeline.ts'
 
 export type UnreadRow = { user_id: string; thread_id: string; unread_count: number; position: number }
 
-const COPY_ROWS_MAX = 10_000
+const COPY_ROWS_MAX = 10_000 // per EVAL or MULTI, and per SELECT
+const COPY_PAGES_PER_CALL = 5 // a mirror far behind catches up over several rounds: the runner's batches go on meanwhile
 
 /** The current generation, created ('1') if there is none. */
 export async function unreadGeneration(redis: Redis, prefix: string): Promise<string> {
@@ -59,19 +62,53 @@ export function queueUnreadCopy(pipe: Queue, prefix: string, m: UnreadMirror, up
 }
 
 /**
- * Copies unread_counts rows with checkpoint < position ≤ upTo into the current generation.
+ * Copies unread_counts rows with checkpoint < position ≤ upTo into the current generation, in
+ * pages of up to `pageRows` rows, at most `pagesMax` pages per call (a new or wiped mirror
+ * starts from −1: the whole table, over several calls). One event updates many rows, all at
+ * its position, and the checkpoint claims every row up to it: a page ends on a position
+ * boundary; a position with more rows than a page is copied in chunks that leave the
+ * checkpoint where it was, then the last one moves it past that position.
  * Returns the rows copied (for live `unread` notifications) and the mirror's state after the
- * copy (null when a rebuild swapped the generation meanwhile: the next round copies into it).
+ * copy (checkpoint < upTo: call again; null when a rebuild swapped the generation meanwhile:
+ * the next round copies into it).
  */
-export async function mirrorUnread(conn: Connection, redis: Redis, prefix: string, table: string, upTo: number): Promise<{ rows: UnreadRow[]; mirror: UnreadMirror | null }> {
-  const m = await unreadMirrorState(redis, prefix)
-  if (m.checkpoint >= upTo) return { rows: [], mirror: m }
-  const [rows] = await conn.query(unreadRowsSql(table), [m.checkpoint, upTo]) as unknown as [UnreadRow[]]
-  const pipe = redis.pipeline()
-  queueUnreadCopy(pipe, prefix, m, upTo, rows)
-  const [[err, copied]] = (await pipe.exec()) as [Error | null, unknown][] as [[Error | null, unknown]]
-  if (err !== null) throw err
-  return copied === 1 ? { rows, mirror: { gen: m.gen, checkpoint: upTo } } : { rows: [], mirror: null }
+export async function mirrorUnread(conn: Connection, redis: Redis, prefix: string, table: string, upTo: number, o: { pageRows?: number; pagesMax?: number } = {}): Promise<{ rows: UnreadRow[]; mirror: UnreadMirror | null }> {
+  const pageRows = o.pageRows ?? COPY_ROWS_MAX
+  const pagesMax = o.pagesMax ?? COPY_PAGES_PER_CALL
+  let m = await unreadMirrorState(redis, prefix)
+  const copied: UnreadRow[] = []
+  let split: { position: number; after: [string, string] } | null = null // the position being copied in chunks
+  // a split position is finished even past pagesMax: the next call would start it over
+  for (let page = 0; (m.checkpoint < upTo && page < pagesMax) || split !== null; page++) {
+    let rows: UnreadRow[] = []
+    let to = upTo
+    if (split === null) {
+      ;[rows] = await conn.query(`${unreadRowsSql(table)} LIMIT ?`, [m.checkpoint, upTo, pageRows + 1]) as unknown as [UnreadRow[]]
+      if (rows.length > pageRows) {
+        const cut = Number(rows[pageRows]!.position) // its rows may go on past this page
+        rows = rows.filter((r) => Number(r.position) < cut)
+        to = cut - 1
+        if (rows.length === 0) split = { position: cut, after: ['', ''] }
+      }
+    }
+    if (split !== null) {
+      ;[rows] = await conn.query(
+        `SELECT user_id, thread_id, unread_count, position FROM ${table} WHERE position = ? AND (user_id, thread_id) > (?, ?) ORDER BY user_id, thread_id LIMIT ?`,
+        [split.position, split.after[0], split.after[1], pageRows + 1],
+      ) as unknown as [UnreadRow[]]
+      const more = rows.length > pageRows
+      rows = rows.slice(0, pageRows)
+      to = more ? m.checkpoint : split.position
+      split = more ? { position: split.position, after: [rows.at(-1)!.user_id, rows.at(-1)!.thread_id] } : null
+    }
+    const pipe = redis.pipeline()
+    queueUnreadCopy(pipe, prefix, m, to, rows)
+    const [done] = await execAll(pipe)
+    if (done !== 1) return { rows: copied, mirror: null }
+    copied.push(...rows)
+    m = { gen: m.gen, checkpoint: to }
+  }
+  return { rows: copied, mirror: m }
 }
 
 /**
@@ -97,7 +134,7 @@ export async function rebuildUnread(conn: Connection, redis: Redis, prefix: stri
       if (chunk.length === 0) break
       const m = redis.multi()
       for (const r of chunk) m.hset(redisKeys.unreadHash(prefix, gen, r.user_id), r.thread_id, String(r.unread_count))
-      await m.exec()
+      await execAll(m) // a failed chunk must not end in a swap to a generation missing counters
       rows += chunk.length
       onProgress?.(rows)
       const last = chunk[chunk.length - 1]!
@@ -106,7 +143,8 @@ export async function rebuildUnread(conn: Connection, redis: Redis, prefix: stri
   } finally {
     await conn.query('COMMIT')
   }
-  await redis.multi().set(redisKeys.unreadCheckpoint(prefix, gen), String(position)).set(redisKeys.unreadGen(prefix), gen).exec()
+  // only once the swap ran may the old generation go: it may still be the live one
+  await execAll(redis.multi().set(redisKeys.unreadCheckpoint(prefix, gen), String(position)).set(redisKeys.unreadGen(prefix), gen))
   await deleteGeneration(redis, prefix, old)
   return { gen, rows, position }
 }
