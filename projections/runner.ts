@@ -7,6 +7,7 @@ import { format, type Connection } from 'mysql2/promise'
 import type { Redis } from 'ioredis'
 import type { EventEnvelope } from '../domain/ledger/envelope.ts'
 import type { EventSource } from './eventSource.ts'
+import { checkLedgerAnchor, checkpointEventHash, type Checkpoint } from './ledgerAnchor.ts'
 import { checkpointTable, type Projection } from './projection.ts'
 import { multiStatements, SqlTx } from './sqlTx.ts'
 import { redisKeys } from './redis/keys.ts'
@@ -37,6 +38,8 @@ export type RunnerOptions = {
 
 export const BATCH_EVENTS_DEFAULT = 5000
 
+type CheckpointRow = { readonly name: string; readonly position: number; readonly event_hash: Buffer | null }
+
 /**
  * Live mode: after each committed batch the runner publishes its position (decimal) here, so
  * a web request waiting to read its own write wakes at once instead of polling MySQL.
@@ -66,6 +69,10 @@ export class ProjectionRunner {
   private batch: { readonly events: readonly EventEnvelope[]; readonly unread: readonly UnreadRow[] | null } | null = null
   // checkpoints of the transaction the last COMMIT's query already began (more events were waiting)
   private begun: Map<string, number> | null = null
+  // the ledger read is the one the checkpoints name (ledgerAnchor.ts): checked before the first
+  // batch and again after any error
+  private anchored = false
+  private anchors: ReadonlyMap<string, Checkpoint> = new Map() // the checkpoints as last read, with their event hashes
 
   constructor(options: RunnerOptions) {
     this.o = options
@@ -102,6 +109,7 @@ export class ProjectionRunner {
         this.unread = null
         this.batch = null
         this.begun = null
+        this.anchored = false
         this.positionSent = -1 // a failed pipeline may have held it
         await sleep(delay, signal)
         delay = Math.min(delay * 2, backoff.max)
@@ -129,6 +137,10 @@ export class ProjectionRunner {
     const cps = this.begun ?? await this.begin(conn)
     this.begun = null
     try {
+      if (!this.anchored) {
+        await checkLedgerAnchor(this.o.source, this.anchors)
+        this.anchored = true
+      }
       const from = Math.min(...cps.values()) + 1
       const events = await this.o.source.read(from, this.o.batchEvents ?? BATCH_EVENTS_DEFAULT)
       this.position = from - 1
@@ -145,7 +157,7 @@ export class ProjectionRunner {
       const results = await this.apply(conn, from, events, cps, [...tail, 'COMMIT', ...(chain ? ['START TRANSACTION', this.checkpointsSql(true)] : [])])
       // committed: a failure from here on must not roll back, and the next step reads what it needs again
       this.batch = { events, unread: tail.length === 0 ? null : (results[0] as UnreadRow[]) }
-      if (chain) this.begun = this.checkpointRows(results.at(-1) as { name: string; position: number }[])
+      if (chain) this.begun = this.checkpointRows(results.at(-1) as CheckpointRow[])
       this.position = last
       this.batches++
       this.o.onBatch?.({ from, to: this.position, events: events.length })
@@ -175,8 +187,9 @@ export class ProjectionRunner {
     }
     for (const p of this.o.projections) await p.finish?.(tx)
     const last = events[events.length - 1]!.position
+    const hash = Buffer.from(checkpointEventHash(events[events.length - 1]!)).toString('hex')
     for (const p of this.o.projections) {
-      if (cps.get(p.name)! < last) tx.exec(checkpointTable(p.name), `UPDATE ${tx.t(checkpointTable(p.name))} SET position = ? WHERE id = 1`, [last])
+      if (cps.get(p.name)! < last) tx.exec(checkpointTable(p.name), `UPDATE ${tx.t(checkpointTable(p.name))} SET position = ?, event_hash = UNHEX(?) WHERE id = 1`, [last, hash])
     }
     return tx.flush(tail)
   }
@@ -192,7 +205,7 @@ export class ProjectionRunner {
     }
     try {
       const [results] = await conn.query(`START TRANSACTION;\n${this.checkpointsSql(true)}`) as unknown as [unknown[]]
-      return this.checkpointRows(results[1] as { name: string; position: number }[])
+      return this.checkpointRows(results[1] as CheckpointRow[])
     } catch (e) {
       await conn.rollback().catch(() => {})
       throw e
@@ -210,19 +223,20 @@ export class ProjectionRunner {
 
   /** Checkpoint of each projection; FOR UPDATE serialises runners on the same tables. */
   private async checkpoints(conn: Connection, lock: boolean): Promise<Map<string, number>> {
-    const [rows] = await conn.query(this.checkpointsSql(lock)) as unknown as [{ name: string; position: number }[]]
+    const [rows] = await conn.query(this.checkpointsSql(lock)) as unknown as [CheckpointRow[]]
     return this.checkpointRows(rows)
   }
 
   private checkpointsSql(lock: boolean): string {
     return this.o.projections
-      .map((p) => `(SELECT '${p.name}' AS name, position FROM \`${checkpointTable(p.name)}${this.suffix}\` WHERE id = 1${lock ? ' FOR UPDATE' : ''})`)
+      .map((p) => `(SELECT '${p.name}' AS name, position, event_hash FROM \`${checkpointTable(p.name)}${this.suffix}\` WHERE id = 1${lock ? ' FOR UPDATE' : ''})`)
       .join(' UNION ALL ')
   }
 
-  private checkpointRows(rows: readonly { name: string; position: number }[]): Map<string, number> {
+  private checkpointRows(rows: readonly CheckpointRow[]): Map<string, number> {
     const cps = new Map(rows.map((r) => [r.name, Number(r.position)]))
     for (const p of this.o.projections) if (!cps.has(p.name)) throw new Error(`checkpoint row of projection ${p.name} is missing`)
+    this.anchors = new Map(rows.map((r) => [r.name, { position: Number(r.position), eventHash: r.event_hash === null ? null : new Uint8Array(r.event_hash) }]))
     return cps
   }
 
