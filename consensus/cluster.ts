@@ -10,7 +10,8 @@
 //   replica-<i>/config.json      what `zixt node --config` reads
 //   replica-<i>/ledger/          the replica's LedgerStore
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { replaceFileDurably } from './store/durableFile.ts'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -68,8 +69,7 @@ async function freePort(host: string): Promise<number> {
 }
 
 function writeSecret(file: string, value: object): void {
-  writeFileSync(file, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 })
-  chmodSync(file, 0o600)
+  replaceFileDurably(file, JSON.stringify(value, null, 2) + '\n')
 }
 
 export type InitOptions = { readonly replicas?: number; readonly host?: string; readonly crypto?: CryptoFacade; readonly chainId?: string }
@@ -109,7 +109,7 @@ export async function initCluster(dataDir: string, o: InitOptions = {}): Promise
   }
   const cluster: ClusterFile = { chainId, replicas: addresses, serviceKeyFile: 'service-key.json' }
   writeFileSync(join(dir, 'cluster.json'), JSON.stringify(cluster, null, 2) + '\n')
-  writeFileSync(genesisFile, encodeGenesis(genesis)) // last: its presence means "initialised"
+  replaceFileDurably(genesisFile, encodeGenesis(genesis), 0o644) // last, whole: its presence means "initialised"
   return genesis
 }
 

@@ -7,7 +7,7 @@
 //      every replica over the replica's own channels, re-sent until it is committed;
 //   3. once the block carrying ReplicaKeyRotated commits, the replica signs with the new
 //      key and keys.json keeps only it. Blocks after that one are certified with it.
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import type { CryptoFacade } from '../domain/crypto/types.ts'
 import { commandBytes, createCommand, signCommand } from '../domain/command.ts'
 import { toBase64url } from '../domain/encoding.ts'
@@ -16,13 +16,12 @@ import { equalBytes } from '../domain/ledger/codec.ts'
 import { limits } from '../domain/limits.ts'
 import { signReplicaKeyCertificate } from '../domain/node/certificate.ts'
 import { rotatedKeys, type OwnOperationalKeys, type ReplicaKeyBook } from './keys.ts'
+import { replaceFileDurably } from './store/durableFile.ts'
 
 export type KeysFile = { identitySecretKey: string; operationalSecretKey: string; nextOperationalSecretKey?: string }
 
 export function writeKeysFile(file: string, keys: KeysFile): void {
-  const tmp = `${file}.tmp`
-  writeFileSync(tmp, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 })
-  renameSync(tmp, file)
+  replaceFileDurably(file, JSON.stringify(keys, null, 2) + '\n')
 }
 
 export type KeyRotationOptions = {

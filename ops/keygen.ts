@@ -1,6 +1,7 @@
 // `npx zixt keygen`: a new user identity key (SLH-DSA-SHAKE-256f) and device key (ML-DSA-65),
 // written as a passphrase-sealed key file (domain/keyfile.ts) readable only by its owner.
-import { readFile, rename, unlink, writeFile, chmod } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { createFileDurably, replaceFileDurably } from '../consensus/store/durableFile.ts'
 import { parseArgs } from 'node:util'
 import { nativeCrypto } from '../domain/crypto/native.ts'
 import { ZixtError } from '../domain/errors.ts'
@@ -64,24 +65,13 @@ async function readPassphrase(passphraseFile: string | undefined): Promise<strin
   return first
 }
 
-/** Owner-only file; with --force written beside the target and renamed over it. */
-async function writeKeyFile(path: string, json: string, force: boolean): Promise<void> {
-  if (!force) {
-    try {
-      await writeFile(path, json, { flag: 'wx', mode: 0o600 })
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`refusing to overwrite ${path} (use --force)`)
-      throw e
-    }
-    return
-  }
-  const temp = `${path}.tmp-${process.pid}`
+/** Owner-only file, written whole or not at all (a crash leaves no torn key file); with --force replacing one. */
+function writeKeyFile(path: string, json: string, force: boolean): void {
+  if (force) return replaceFileDurably(path, json)
   try {
-    await writeFile(temp, json, { flag: 'wx', mode: 0o600 })
-    await chmod(temp, 0o600)
-    await rename(temp, path)
+    createFileDurably(path, json)
   } catch (e) {
-    await unlink(temp).catch(() => {})
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`refusing to overwrite ${path} (use --force)`)
     throw e
   }
 }
@@ -108,7 +98,7 @@ export async function main(args: string[]): Promise<number> {
     const passphrase = await readPassphrase(values['passphrase-file'])
     const keys = newUserKeys(nativeCrypto, values.username ?? null)
     const file = await sealKeyFile(keys, passphrase, nativeCrypto, { createdAt: Date.now() })
-    await writeKeyFile(values.out, keyFileToJson(file), values.force)
+    writeKeyFile(values.out, keyFileToJson(file), values.force)
     process.stdout.write(
       [
         `wrote ${values.out} (owner read/write only)`,
