@@ -96,25 +96,30 @@ async function verifyToken(ctx: Ctx, token: string): Promise<{ userId: string }>
 }
 
 // --- brute-force backoff ----------------------------------------------------------------
-// An attempt is counted before the password is checked, in one Lua script over both
-// counters: a check and a later write with a ~0.4 s scrypt between them let N concurrent
-// guesses through and raised the count by about one. The stored value stays `{ n, last }`.
+// An attempt against an account is counted before the password is checked, in one Lua script
+// that checks both counters: a check and a later write with a ~0.4 s scrypt between them let N
+// concurrent guesses through and raised the count by about one. The IP's counter is checked
+// there too but counted only on a failure: counted up front, a few people behind one address
+// logging in at once (an office, a test run) were refused. The stored value stays `{ n, last }`.
+// KEYS: every counter to check; ARGV[5]: how many of the first KEYS to count; ARGV[6]: '0' to
+// count without checking (a failure already made).
 const TAKE_ATTEMPT = `
 local now, threshold, maxS = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local counted, check = tonumber(ARGV[5]), ARGV[6] == '1'
 local wait, ns = 0, {}
 for i, key in ipairs(KEYS) do
   local raw = redis.call('GET', key)
   local n, last = 0, 0
   if raw then local f = cjson.decode(raw); n, last = f.n, f.last end
   ns[i] = n
-  if n >= threshold then
+  if check and n >= threshold then
     local left = last + math.min(maxS, 2 ^ (n - threshold)) * 1000 - now
     if left > wait then wait = left end
   end
 end
 if wait > 0 then return math.ceil(wait) end
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, '{"n":' .. (ns[i] + 1) .. ',"last":' .. ARGV[1] .. '}', 'EX', ARGV[4])
+for i = 1, counted do
+  redis.call('SET', KEYS[i], '{"n":' .. (ns[i] + 1) .. ',"last":' .. ARGV[1] .. '}', 'EX', ARGV[4])
 end
 return 0`
 
@@ -131,19 +136,34 @@ for _, key in ipairs(KEYS) do
 end
 return 0`
 
-/** Counts one attempt against every key, or refuses it (LOGIN_THROTTLED) without counting. */
-async function takeAttempt(ctx: Ctx, keys: string[]): Promise<void> {
+/** Login counters: the account's (counted per attempt) and the IP's (counted per failure). */
+type FailKeys = { readonly account: string; readonly ip: string }
+
+function failKeysOf(ctx: Ctx, username: string, ip: string): FailKeys {
+  return { account: `${ctx.prefix}lf:u:${username.toLowerCase()}`, ip: `${ctx.prefix}lf:ip:${ip}` }
+}
+
+function runAttempts(ctx: Ctx, keys: readonly string[], counted: number, check: boolean): Promise<unknown> {
   const { threshold, maxS, windowS } = ctx.config.loginBackoff
-  const now = Math.floor(ctx.now())
-  const waitMs = Number(await ctx.d.redis.eval(TAKE_ATTEMPT, keys.length, ...keys, String(now), String(threshold), String(maxS), String(windowS)))
+  return ctx.d.redis.eval(TAKE_ATTEMPT, keys.length, ...keys, String(Math.floor(ctx.now())), String(threshold), String(maxS), String(windowS), String(counted), check ? '1' : '0')
+}
+
+/** Counts one attempt against the account, or refuses it (LOGIN_THROTTLED, nothing counted) while either counter is backing off. */
+async function takeAttempt(ctx: Ctx, k: FailKeys): Promise<void> {
+  const waitMs = Number(await runAttempts(ctx, [k.account, k.ip], 1, true))
   if (waitMs > 0) {
     const s = Math.ceil(waitMs / 1000)
     throw webError(WebError.loginThrottled, `too many failed logins; retry in ${s} s`, { retryAfterS: s })
   }
 }
 
-async function refundAttempt(ctx: Ctx, keys: string[]): Promise<void> {
-  if (keys.length > 0) await ctx.d.redis.eval(REFUND_ATTEMPT, keys.length, ...keys)
+/** A failure: the IP's counter too. */
+async function countFailure(ctx: Ctx, k: FailKeys): Promise<void> {
+  await runAttempts(ctx, [k.ip], 1, false)
+}
+
+async function refundAttempt(ctx: Ctx, k: FailKeys): Promise<void> {
+  await ctx.d.redis.eval(REFUND_ATTEMPT, 1, k.account)
 }
 
 function loginFailed(): ZixtError {
@@ -153,7 +173,7 @@ function loginFailed(): ZixtError {
 type LoginBody = { username: string; password: string; deviceId: string; challenge: string; signature: string; totp?: string; backupCode?: string }
 
 async function login(ctx: Ctx, req: FastifyRequest, b: LoginBody) {
-  const failKeys = [`${ctx.prefix}lf:u:${b.username.toLowerCase()}`, `${ctx.prefix}lf:ip:${req.ip}`]
+  const failKeys = failKeysOf(ctx, b.username, req.ip)
   await takeAttempt(ctx, failKeys)
   let failed = false // a counted failure; anything else thrown (TOTP_REQUIRED, a fault) gives the attempt back
   try {
@@ -162,12 +182,12 @@ async function login(ctx: Ctx, req: FastifyRequest, b: LoginBody) {
       throw e
     })
   } catch (e) {
-    if (!failed) await refundAttempt(ctx, failKeys)
+    await (failed ? countFailure(ctx, failKeys) : refundAttempt(ctx, failKeys))
     throw e
   }
 }
 
-async function loginChecked(ctx: Ctx, b: LoginBody, failKeys: string[], fail: (e?: ZixtError) => never) {
+async function loginChecked(ctx: Ctx, b: LoginBody, failKeys: FailKeys, fail: (e?: ZixtError) => never) {
   const challengeOwner = await ctx.d.redis.getdel(`${ctx.prefix}chal:${b.challenge}`)
   if (challengeOwner !== b.username) fail(webError(WebError.challengeInvalid, 'challenge: unknown, used or expired; ask for a new one'))
   const user = await ctx.d.read.userByUsername(b.username)
@@ -186,9 +206,7 @@ async function loginChecked(ctx: Ctx, b: LoginBody, failKeys: string[], fail: (e
   if (!sigOk) return fail()
   if (user.totp) await secondFactor(ctx, user.userId, b, fail)
   const { token, session } = await ctx.sessions.create(user.userId, device.deviceId, ctx.now())
-  // success clears the account's counter; the IP's gets back the attempt taken for it
-  await ctx.d.redis.del(failKeys[0]!)
-  await refundAttempt(ctx, failKeys.slice(1))
+  await ctx.d.redis.del(failKeys.account) // success clears the account's counter
   return { token, auth: { session, user, device } satisfies Auth }
 }
 
@@ -297,7 +315,7 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.post('/api/devices/enrol', { schema: body({ username: usernameLoose, password: str(1, 4096), command: commandSchema }) }, async (req, reply) => {
     await ctx.rate(`enrol:${req.ip}`, ctx.config.rates.enrol ?? defaultConfig.rates.enrol!)
     const b = req.body as { username: string; password: string; command: unknown }
-    const failKeys = [`${ctx.prefix}lf:u:${b.username.toLowerCase()}`, `${ctx.prefix}lf:ip:${req.ip}`]
+    const failKeys = failKeysOf(ctx, b.username, req.ip)
     await takeAttempt(ctx, failKeys) // before scrypt: concurrent guesses are counted one by one
     let passwordOk = false
     let user: Awaited<ReturnType<typeof ctx.d.read.userByUsername>> = null
@@ -309,7 +327,10 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
       await refundAttempt(ctx, failKeys)
       throw e
     }
-    if (user === null || !passwordOk || user.disabled || user.deleted) throw loginFailed()
+    if (user === null || !passwordOk || user.disabled || user.deleted) {
+      await countFailure(ctx, failKeys)
+      throw loginFailed()
+    }
     // the right password is no failure, whatever becomes of the command (as before: not counted)
     await refundAttempt(ctx, failKeys)
     const result = await ctx.committed(await ctx.d.ingest.submit(b.command, {
@@ -320,7 +341,7 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
         if (c.signer !== 'identity') throw webError('ZIXT_ERR_WRONG_SIGNER', 'command.signer: AddDevice is signed with the identity key', { field: 'command.signer' })
       },
     }))
-    await ctx.d.redis.del(failKeys[0]!)
+    await ctx.d.redis.del(failKeys.account)
     const added = result.events.find((e) => e.type === 'DeviceAdded')!
     reply.status(201)
     return { userId: user.userId, deviceId: added.payload['deviceId'] as string, height: result.height }
