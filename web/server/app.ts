@@ -127,6 +127,9 @@ export async function buildApp(deps: AppDeps, server: ServerOptions = {}): Promi
   app.addHook('onClose', async () => {
     hub.close()
     if (deps.subscriber === undefined) sub.disconnect()
+    await ctx.stopShredSweep()
   })
+  // crypto-shredding follows the ledger: deletions whose request never shredded (context.ts)
+  ctx.startShredSweep()
   return Object.assign(app as unknown as FastifyInstance, { hub })
 }

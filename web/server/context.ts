@@ -4,6 +4,7 @@ import type {} from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Pool } from 'mysql2/promise'
+import { assert } from '../../domain/assert.ts'
 import { createCommand, signCommand } from '../../domain/command.ts'
 import type { CommandByType, CommandType } from '../../domain/commands.ts'
 import type { CryptoFacade } from '../../domain/crypto/types.ts'
@@ -46,9 +47,13 @@ export type WebConfig = {
   readonly authCacheMs?: number
   readonly staticDir: string | null
   readonly blobBytesMax: number
+  /** Pause between shred sweeps (Ctx.sweepShredded; optional so older configs stay valid; default 5000). */
+  readonly shredSweepMs?: number
 }
 
 const POSITION_POLL_MS = 50
+/** Deleted accounts one shred sweep takes at most; a longer backlog goes on in the next sweeps. */
+const SHRED_SWEEP_ROWS_MAX = 200
 
 export type ServiceKey = { readonly keyId: string; readonly secretKey: Uint8Array }
 
@@ -86,6 +91,7 @@ export const defaultConfig: WebConfig = {
   authCacheMs: 5000,
   staticDir: null,
   blobBytesMax: 15 * 1024 * 1024 + 64 * 1024,
+  shredSweepMs: 5000,
 }
 
 export type Auth = { readonly session: SessionRef; readonly user: RmUser; readonly device: RmDevice }
@@ -251,6 +257,51 @@ export class Ctx {
     this.#notices?.disconnect()
     this.#notices = null
     for (const wake of [...this.#wakers]) wake()
+  }
+
+  /**
+   * Crypto-shredding follows the ledger, not the request: every account the read model shows
+   * deleted since the checkpoint loses its data key and secrets (store.shred). The route's
+   * afterCommit shreds at once; this catches what it missed — a wait for the projections that
+   * threw, a web process that died, a deletion answered by another node or never answered.
+   * Idempotent and safe beside other web processes; the checkpoint moves only after every
+   * shred of the batch succeeded, so a failed sweep is retried whole.
+   */
+  async sweepShredded(): Promise<string[]> {
+    const from = await this.store.shredCheckpoint()
+    const deleted = await this.d.read.deletedUsersAfter(from, SHRED_SWEEP_ROWS_MAX)
+    assert(deleted.length <= SHRED_SWEEP_ROWS_MAX, 'shred sweep: more rows than asked for')
+    const shredded: string[] = []
+    for (const u of deleted) {
+      assert(u.position > from.position || (u.position === from.position && u.userId > from.userId), `shred sweep: ${u.userId} at ${u.position} is not after the checkpoint`)
+      if (await this.store.shred(u.userId)) shredded.push(u.userId)
+    }
+    const last = deleted.at(-1)
+    if (last !== undefined) await this.store.advanceShredCheckpoint(last)
+    // user ids only: never an e-mail or a key
+    if (shredded.length > 0) this.log(`shred: sweep destroyed the data keys of ${shredded.length} deleted account(s) up to position ${last!.position}: ${shredded.join(' ')}`)
+    return shredded
+  }
+  #sweepTimer: NodeJS.Timeout | null = null
+  #sweeping: Promise<void> | null = null
+  #sweepStopped = false
+  /** A sweep now (web start-up), then one every shredSweepMs until stopShredSweep. */
+  startShredSweep(): void {
+    if (this.#sweepStopped || this.#sweeping !== null || this.#sweepTimer !== null) return
+    this.#sweeping = this.sweepShredded().then(() => {}, (err: unknown) => this.log(`shred: sweep failed: ${(err as Error)?.message ?? String(err)}`))
+      .finally(() => {
+        this.#sweeping = null
+        if (this.#sweepStopped) return
+        this.#sweepTimer = setTimeout(() => { this.#sweepTimer = null; this.startShredSweep() }, this.config.shredSweepMs ?? 5000)
+        this.#sweepTimer.unref()
+      })
+  }
+  /** Ends the sweeps (the app's onClose), waiting for one under way so the pool can close after. */
+  async stopShredSweep(): Promise<void> {
+    this.#sweepStopped = true
+    if (this.#sweepTimer !== null) clearTimeout(this.#sweepTimer)
+    this.#sweepTimer = null
+    await this.#sweeping
   }
 
   async committed(result: Awaited<ReturnType<Ingest['submit']>>): Promise<{ kind: 'committed'; height: number; events: EventJson[] }> {

@@ -159,6 +159,15 @@ export class ReadModel {
   async blobVisibleTo(blobId: string, userId: string): Promise<boolean> {
     return (await getAttachmentForMember(this.db, blobId, userId)) !== null
   }
+  /**
+   * Deleted accounts after `after` in (position, userId) order: the shred sweep's scan. A row's
+   * position only grows, so a deleted user changed again is seen again (the shred is idempotent).
+   */
+  async deletedUsersAfter(after: { readonly position: number; readonly userId: string }, limit: number): Promise<{ userId: string; position: number }[]> {
+    const rows = await this.#rows(`SELECT user_id, position FROM users WHERE deleted = 1 AND (position > ? OR (position = ? AND user_id > ?))
+      ORDER BY position, user_id LIMIT ?`, [after.position, after.position, after.userId, limit])
+    return rows.map((r) => ({ userId: r['user_id'] as string, position: n(r['position']) }))
+  }
   /** Last position every projection has applied (−1: none). */
   async position(): Promise<number> {
     const positions = Object.values(await projectionPositions(this.db))

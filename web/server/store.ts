@@ -2,9 +2,13 @@
 // keys (crypto-shredding), TOTP seeds, backup codes, uploaded blobs.
 import { readdirSync, readFileSync } from 'node:fs'
 import type { Pool, RowDataPacket } from 'mysql2/promise'
+import { assert } from '../../domain/assert.ts'
 import type { Verifier } from './secrets.ts'
 
 type Row = RowDataPacket & Record<string, unknown>
+/** A place in the read model's users, ordered by (position, userId): the shred sweep's keyset. */
+export type ShredMark = { readonly position: number; readonly userId: string }
+
 const migrationsDir = new URL('./migrations/', import.meta.url)
 
 /** Applies web/server/migrations/*.sql in order, each once (table web_migrations). */
@@ -52,9 +56,28 @@ export class WebStore {
     const r = (await this.#rows('SELECT data_key FROM web_user_keys WHERE user_id = ?', [userId]))[0]
     return r === undefined ? null : new Uint8Array(r['data_key'] as Buffer)
   }
-  /** Account deleted: the data key goes (its e-mail ciphertext in the ledger becomes unreadable), and every secret with it. */
-  async shred(userId: string): Promise<void> {
-    for (const t of ['web_user_keys', 'web_accounts', 'web_totp', 'web_backup_codes']) await this.db.query(`DELETE FROM ${t} WHERE user_id = ?`, [userId])
+  /**
+   * Account deleted: the data key goes (its e-mail ciphertext in the ledger becomes unreadable),
+   * and every secret with it. Idempotent; true when something was still there to destroy.
+   */
+  async shred(userId: string): Promise<boolean> {
+    let rows = 0
+    for (const t of ['web_user_keys', 'web_accounts', 'web_totp', 'web_backup_codes']) {
+      const [r] = await this.db.query(`DELETE FROM ${t} WHERE user_id = ?`, [userId])
+      rows += (r as { affectedRows: number }).affectedRows
+    }
+    return rows > 0
+  }
+  /** The shred sweep's checkpoint: the last deleted account it shredded, in read-model (position, userId) order. */
+  async shredCheckpoint(): Promise<ShredMark> {
+    const r = (await this.#rows('SELECT position, user_id FROM web_shred_checkpoint WHERE id = 1', []))[0]
+    assert(r !== undefined, 'web_shred_checkpoint: row 1 missing (migration 0002 inserts it)')
+    return { position: Number(r['position']), userId: r['user_id'] as string }
+  }
+  /** Moves the checkpoint forward only: web processes sweeping side by side never move it back. */
+  async advanceShredCheckpoint(to: ShredMark): Promise<void> {
+    await this.db.query('UPDATE web_shred_checkpoint SET position = ?, user_id = ? WHERE id = 1 AND (position < ? OR (position = ? AND user_id < ?))',
+      [to.position, to.userId, to.position, to.position, to.userId])
   }
   async setTotp(userId: string, sealed: Uint8Array): Promise<void> {
     await this.db.query('INSERT INTO web_totp (user_id, secret_sealed, last_step) VALUES (?, ?, 0) ON DUPLICATE KEY UPDATE secret_sealed = VALUES(secret_sealed), last_step = 0', [userId, Buffer.from(sealed)])
