@@ -3,7 +3,6 @@
 // with startSystem (what `npm start` runs), find it through data/system.json, and act on it.
 // Block time is moved for the rotation checks by running the replicas (and the CLI) with
 // testing/clockOffset.ts: the domain ages keys by block time, so no other honest way exists.
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,10 +16,10 @@ import { dropDatabase } from '../projections/db.ts'
 import { ApiClient } from '../web/client/core/api/client.ts'
 import { selectKeys } from './rotateKeys.ts'
 import { startSystem } from './start.ts'
+import { cli, until } from './testing/cli.ts'
 import { readSystemFile, systemFilePath } from './systemFile.ts'
 
 const DAY = 24 * 3600_000
-const CLI = new URL('./cli.ts', import.meta.url).pathname
 const PRELOAD = pathToFileURL(new URL('./testing/clockOffset.ts', import.meta.url).pathname).href
 const dataDir = mkdtempSync(join(tmpdir(), 'zixt-operator-'))
 const clockFile = join(dataDir, 'clock-offset')
@@ -31,32 +30,6 @@ writeFileSync(clockFile, '0')
 // the replicas startSystem spawns inherit this: their clock reads clockFile
 process.env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import=${PRELOAD}`.trim()
 process.env['ZIXT_TEST_CLOCK_FILE'] = clockFile
-
-/** Runs `zixt <args>` as its own process, without the MySQL/Redis settings: it must find them in system.json. */
-function cli(args: string[], shifted: boolean): Promise<{ code: number | null; out: string; err: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const k of ['ZIXT_MYSQL_URL', 'ZIXT_REDIS_URL', 'ZIXT_REDIS_PREFIX', 'ZIXT_DATA']) delete env[k]
-  if (!shifted) delete env['ZIXT_TEST_CLOCK_FILE']
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000)
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }) })
-  })
-}
-
-async function until<T>(what: string, f: () => Promise<T | null | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await f().catch(() => null)
-    if (v !== null && v !== false) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 const logs: string[] = []
 const sys = await startSystem({ dataDir, mysqlUrl, redisPrefix: prefix, port: 0, log: (l) => logs.push(l) })
