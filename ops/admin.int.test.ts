@@ -2,35 +2,25 @@
 // bootstrap is closed for good) and the next submit is lost. The admin's secrets must be
 // on disk and in MySQL already, and running the command again must finish the job.
 // One fresh system for the file: the bootstrap can happen once per ledger.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import type { ConsensusClient } from '../consensus/client.ts'
 import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
 import { openKeyFile } from '../domain/keyfile.ts'
-import { dropDatabase } from '../projections/db.ts'
 import { ApiClient } from '../web/client/core/api/client.ts'
 import { WebStore } from '../web/server/store.ts'
 import { main } from './admin.ts'
 import { startSystem } from './start.ts'
-import { cli, until } from './testing/cli.ts'
+import { cli, removeTestSystem, until } from './testing/cli.ts'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'zixt-admin-'))
 const dbName = `zixt_admin_${process.pid}`
 const mysqlUrl = `mysql://root@127.0.0.1:3306/${dbName}`
 const prefix = `${dbName}:`
 const sys = await startSystem({ dataDir, mysqlUrl, redisPrefix: prefix, port: 0, log: () => {} })
-t.teardown(async () => {
-  await sys.stop().catch(() => {})
-  await dropDatabase(mysqlUrl).catch(() => {})
-  const redis = new Redis('redis://127.0.0.1:6379')
-  const keys = await redis.keys(`${prefix}*`)
-  if (keys.length > 0) await redis.del(...keys)
-  redis.disconnect()
-  rmSync(dataDir, { recursive: true, force: true })
-})
+t.teardown(() => removeTestSystem(sys, { mysqlUrl, redisPrefix: prefix, dataDir }))
 
 /** The network drops the `n`th submit (1-based): the caller sees an error, the cluster never sees the command. */
 function failingOnSubmit(n: number): (c: ConsensusClient) => ConsensusClient {

@@ -3,20 +3,18 @@
 // with startSystem (what `npm start` runs), find it through data/system.json, and act on it.
 // Block time is moved for the rotation checks by running the replicas (and the CLI) with
 // testing/clockOffset.ts: the domain ages keys by block time, so no other honest way exists.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { nativeCrypto as crypto } from '../domain/crypto/native.ts'
 import { openKeyFile } from '../domain/keyfile.ts'
 import { limits } from '../domain/limits.ts'
-import { dropDatabase } from '../projections/db.ts'
 import { ApiClient } from '../web/client/core/api/client.ts'
 import { selectKeys } from './rotateKeys.ts'
 import { startSystem } from './start.ts'
-import { cli, until } from './testing/cli.ts'
+import { cli, removeTestSystem, until } from './testing/cli.ts'
 import { readSystemFile, systemFilePath } from './systemFile.ts'
 
 const DAY = 24 * 3600_000
@@ -33,15 +31,7 @@ process.env['ZIXT_TEST_CLOCK_FILE'] = clockFile
 
 const logs: string[] = []
 const sys = await startSystem({ dataDir, mysqlUrl, redisPrefix: prefix, port: 0, log: (l) => logs.push(l) })
-t.teardown(async () => {
-  await sys.stop().catch(() => {})
-  await dropDatabase(mysqlUrl).catch(() => {})
-  const redis = new Redis('redis://127.0.0.1:6379')
-  const keys = await redis.keys(`${prefix}*`)
-  if (keys.length > 0) await redis.del(...keys)
-  redis.disconnect()
-  rmSync(dataDir, { recursive: true, force: true })
-})
+t.teardown(() => removeTestSystem(sys, { mysqlUrl, redisPrefix: prefix, dataDir }))
 
 t.test('the running system describes itself in data/system.json, without secrets', async (t) => {
   const s = readSystemFile(dataDir)

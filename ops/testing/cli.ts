@@ -1,5 +1,9 @@
 // Test helpers for operator commands run as their own processes against a running system.
 import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { Redis } from 'ioredis'
+import { dropDatabase } from '../../projections/db.ts'
+import type { RunningSystem } from '../start.ts'
 
 const CLI = new URL('../cli.ts', import.meta.url).pathname
 
@@ -31,4 +35,15 @@ export async function until<T>(what: string, f: () => Promise<T | null | false>,
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 100))
   }
+}
+
+/** A test's teardown of the system it started: stop it, drop its database, its Redis keys and its data folder. */
+export async function removeTestSystem(sys: RunningSystem, o: { readonly mysqlUrl: string; readonly redisPrefix: string; readonly dataDir: string }): Promise<void> {
+  await sys.stop().catch(() => {})
+  await dropDatabase(o.mysqlUrl).catch(() => {})
+  const redis = new Redis('redis://127.0.0.1:6379')
+  const keys = await redis.keys(`${o.redisPrefix}*`)
+  if (keys.length > 0) await redis.del(...keys)
+  redis.disconnect()
+  rmSync(o.dataDir, { recursive: true, force: true })
 }

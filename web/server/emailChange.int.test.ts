@@ -5,7 +5,6 @@ import t, { type Test } from 'tap'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SMTPServer } from 'smtp-server'
 import { nativeCrypto as crypto } from '../../domain/crypto/native.ts'
 import { toBase64url } from '../../domain/encoding.ts'
 import { dropDatabase } from '../../projections/db.ts'
@@ -15,6 +14,7 @@ import { buildCommand, buildRegisterUser, newAccountKeys } from '../client/core/
 import { defaultConfig } from './context.ts'
 import { password, testPasswordCost } from './fuzz/stack.ts'
 import { smtpMailer } from './mailer.ts'
+import { bouncingSmtp } from './testing/bouncingSmtp.ts'
 
 t.setTimeout(240_000)
 const name = `zixt_mail_${toBase64url(crypto.randomBytes(6)).replace(/[^a-zA-Z0-9]/g, 'x').toLowerCase()}`
@@ -22,22 +22,10 @@ const mysqlUrl = `mysql://root@127.0.0.1:3306/${name}`
 const prefix = `${name}:`
 const dataDir = mkdtempSync(join(tmpdir(), 'zixt-mail-'))
 const bounce = 'bounce@example.org'
-const received: string[] = [] // one recipient per delivered mail
 const logged: string[] = []
-const smtp = new SMTPServer({
-  authOptional: true, disabledCommands: ['STARTTLS'],
-  // as Postfix does, the refusal quotes the address
-  onRcptTo(address, _s, cb) {
-    if (address.address === bounce) return cb(Object.assign(new Error(`5.1.1 <${bounce}>: Recipient address rejected: User unknown`), { responseCode: 550 }))
-    cb()
-  },
-  onData(stream, session, cb) {
-    stream.resume()
-    stream.on('end', () => { for (const r of session.envelope.rcptTo) received.push(r.address); cb() })
-  },
-})
-await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()))
-const smtpPort = (smtp.server.address() as { port: number }).port
+const smtp = await bouncingSmtp(bounce)
+const smtpPort = smtp.port
+const received = smtp.received // one recipient per delivered mail
 
 let sys: RunningSystem
 t.before(async () => {

@@ -6,7 +6,6 @@ import t, { type Test } from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SMTPServer } from 'smtp-server'
 import { nativeCrypto as crypto } from '../../domain/crypto/native.ts'
 import { toBase64url } from '../../domain/encoding.ts'
 import { dropDatabase } from '../../projections/db.ts'
@@ -15,6 +14,7 @@ import { ApiClient, ApiError } from '../client/core/api/client.ts'
 import { buildRegisterUser, newAccountKeys, signLoginChallenge } from '../client/core/api/commands.ts'
 import { password, testPasswordCost } from './fuzz/stack.ts'
 import { smtpMailer } from './mailer.ts'
+import { bouncingSmtp } from './testing/bouncingSmtp.ts'
 
 t.setTimeout(240_000)
 const name = `zixt_lthr_${toBase64url(crypto.randomBytes(6)).replace(/[^a-zA-Z0-9]/g, 'x').toLowerCase()}`
@@ -23,20 +23,8 @@ const prefix = `${name}:`
 const dataDir = mkdtempSync(join(tmpdir(), 'zixt-lthr-'))
 const bounce = 'bounce.owner@example.org'
 const logged: string[] = []
-const smtp = new SMTPServer({
-  authOptional: true, disabledCommands: ['STARTTLS'],
-  // as Postfix does, the refusal quotes the address
-  onRcptTo(address, _s, cb) {
-    if (address.address === bounce) return cb(Object.assign(new Error(`5.1.1 <${bounce}>: Recipient address rejected: User unknown`), { responseCode: 550 }))
-    cb()
-  },
-  onData(stream, _session, cb) {
-    stream.resume()
-    stream.on('end', () => cb())
-  },
-})
-await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()))
-const smtpPort = (smtp.server.address() as { port: number }).port
+const smtp = await bouncingSmtp(bounce)
+const smtpPort = smtp.port
 
 let sys: RunningSystem
 t.before(async () => {
