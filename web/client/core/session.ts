@@ -7,10 +7,10 @@
 // ledger accepted it; others' commits and messages are processed in ledger position order.
 import type { CryptoFacade } from '../../../domain/crypto/types.ts'
 import { fromBase64url, toBase64url } from '../../../domain/encoding.ts'
-import { fingerprint, signMlsKeyCertificate, verifyMlsKeyCertificate } from '../../../domain/identity.ts'
+import { fingerprint, signMlsKeyCertificate, verifyDeviceCertificate, verifyMlsKeyCertificate } from '../../../domain/identity.ts'
 import type { KeyFileKeys } from '../../../domain/keyfile.ts'
 import { equalBytes, type Value } from '../../../domain/ledger/codec.ts'
-import { ApiError, type ApiClient, type EventJson, type Message, type MlsCommit, type SessionInfo, type ThreadSummary } from './api/client.ts'
+import { ApiError, type ApiClient, type DeviceInfo, type EventJson, type Message, type MlsCommit, type SessionInfo, type ThreadSummary, type UserPublic } from './api/client.ts'
 import { buildCommand, randomId, type SignedCommandJson } from './api/commands.ts'
 import type { CommandByType, CommandType } from '../../../domain/commands.ts'
 import { connectLive, type LiveConnection, type LiveState, type ServerMessage, type WebSocketLike } from './api/live.ts'
@@ -19,12 +19,12 @@ import type { AttachmentType } from './attachments/fileType.ts'
 import { applyOwnCommit, processCommit, proposeAddMembers, proposeRemoveMembers, type PendingCommit } from './mls/commit.ts'
 import { decodeContent, encodeContent } from './mls/content.ts'
 import { checkCredential, type LedgerDevice } from './mls/credentialCheck.ts'
-import { MlsClientError, MlsErrorCode } from './mls/errors.ts'
-import { createGroup, groupEpoch, isActive, joinFromWelcome, type Group, type GroupMember, type GroupOptions } from './mls/group.ts'
+import { MlsClientError, MlsErrorCode, mlsError } from './mls/errors.ts'
+import { createGroup, groupEpoch, groupMembers, isActive, joinFromWelcome, membersOfTree, type Group, type GroupMember, type GroupOptions } from './mls/group.ts'
 import { checkCommitMembership, checkWelcomeMembership, type MembershipEvent, type MembershipVerdict } from './mls/membership.ts'
 import { decodeGroup, encodeGroup } from './mls/groupStore.ts'
-import type { MemberIdentity } from './mls/identity.ts'
-import { generateKeyPackages } from './mls/keyPackages.ts'
+import { sameIdentity, type MemberIdentity } from './mls/identity.ts'
+import { generateKeyPackages, parseKeyPackage } from './mls/keyPackages.ts'
 import { certifyMember, createMember, mlsSignaturePublicKey, type Member } from './mls/member.ts'
 import { decryptMessage, encryptMessage } from './mls/message.ts'
 import { peekMessage } from './mls/wire.ts'
@@ -71,6 +71,7 @@ const KEY_PACKAGES_LOW = 4
 const KEY_PACKAGES_BATCH = 8
 const MESSAGES_KEPT_MAX = 2000
 const MEMBERSHIP_EVENTS_KEPT_MAX = 1000
+const DEVICE_CERTIFICATES_KEPT_MAX = 10_000
 
 export type SessionDeps = {
   readonly api: ApiClient
@@ -101,6 +102,8 @@ export class Session {
   readonly #listeners = new Set<(what: string) => void>()
   readonly #usernames = new Map<string, string>()
   readonly #devices = new Map<string, { at: number; devices: LedgerDevice[] | undefined }>()
+  /** Device certificates checked: `userId/deviceId/keyVersion` → what was checked and the verdict. */
+  readonly #deviceCertificates = new Map<string, { what: string; ok: boolean }>()
   /** Why the last credential check failed; transient when the ledger's devices could not be read. */
   #credentialProblem: { message: string; transient: boolean } | null = null
   #live: LiveConnection | null = null
@@ -299,7 +302,8 @@ export class Session {
 
   // The MLS credential check (mls/credentialCheck.ts): the leaf's MLS key must be certified
   // by the current key of a registered, unrevoked device of that user in the ledger. The
-  // devices come from the read model, cached per user; a miss re-reads at most once a second.
+  // devices come from the read model, which a compromised server controls, so each one is
+  // checked back to the user id (below); cached per user, a miss re-reads at most once a second.
   async #ledgerDevices(userId: string, fresh: boolean): Promise<readonly LedgerDevice[] | undefined> {
     const cached = this.#devices.get(userId)
     if (cached !== undefined && (!fresh || this.#now() - cached.at < 1000)) return cached.devices
@@ -307,13 +311,53 @@ export class Session {
     try {
       const u = await this.api.user(userId)
       this.#usernames.set(u.userId, u.username)
-      devices = u.devices.map((d) => ({ deviceId: d.deviceId, publicKey: fromBase64url(d.publicKey), status: d.status }))
+      devices = this.#certifiedDevices(userId, u)
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 404) throw e
       devices = undefined
     }
     this.#devices.set(userId, { at: this.#now(), devices })
     return devices
+  }
+
+  /**
+   * The devices of `u` whose key the user's identity key certified (DESIGN "Keys and
+   * signatures"): each device's current key must carry its certificate by the identity key
+   * (verifyDeviceCertificate). Anything else is a device the server made up: left out, so no
+   * credential it certifies verifies and no key package of it is claimed. The identity key
+   * itself is the server's word: the user id is the hash of the first one (userIdFor), but
+   * identity keys can be rotated (IdentityKeyRotated, IdentityKeyReplaced) and the server does
+   * not serve the rotation chain yet, so a server that forges a whole identity still gets its
+   * devices in; that changes the user's fingerprint, which members compare out of band.
+   */
+  #certifiedDevices(userId: string, u: UserPublic): LedgerDevice[] {
+    let identityPublicKey: Uint8Array
+    try {
+      identityPublicKey = fromBase64url(u.identityPublicKey, 'identityPublicKey')
+      if (u.userId !== userId) return []
+    } catch {
+      return []
+    }
+    const out: LedgerDevice[] = []
+    for (const d of u.devices) {
+      if (!this.#deviceCertified(userId, u.identityPublicKey, identityPublicKey, d)) continue
+      out.push({ deviceId: d.deviceId, publicKey: fromBase64url(d.publicKey), status: d.status })
+    }
+    return out
+  }
+
+  /** verifyDeviceCertificate, remembered per device and key version (an SLH-DSA verify is slow). */
+  #deviceCertified(userId: string, identityKey: string, identityPublicKey: Uint8Array, d: DeviceInfo): boolean {
+    if (d.certificate === null) return false
+    const key = `${userId}/${d.deviceId}/${d.keyVersion}`
+    const what = `${identityKey}/${d.publicKey}/${d.issuedAt}/${d.certificate}`
+    const known = this.#deviceCertificates.get(key)
+    if (known !== undefined && known.what === what) return known.ok
+    const certificate = { deviceId: d.deviceId, publicKey: d.publicKey, issuedAt: d.issuedAt, certificate: d.certificate }
+    const ok = verifyDeviceCertificate(certificate, { userId, identityPublicKey }, this.crypto)
+    if (this.#deviceCertificates.size >= DEVICE_CERTIFICATES_KEPT_MAX) this.#deviceCertificates.clear()
+    this.#deviceCertificates.set(key, { what, ok })
+    return ok
   }
 
   #groupOptions(): GroupOptions {
@@ -520,12 +564,14 @@ export class Session {
       const events = await this.#membershipEvents(threadId, st)
       const latest = c === commits[commits.length - 1]
       const checkMembers = (ms: readonly GroupMember[]) => refusal(checkWelcomeMembership({ members: ms.map((m) => m.identity), events, position: c.position, latest }))
+      // Tie the Welcome to this thread: the server could serve another thread's Welcome here.
+      const expected = { groupId: fromBase64url(st.view.summary!.groupId, 'groupId'), epoch: BigInt(c.epoch) + 1n }
       let res
       try {
         this.#credentialProblem = null
-        res = await joinFromWelcome(this.#member, welcome, { ...this.#groupOptions(), checkMembers })
+        res = await joinFromWelcome(this.#member, welcome, { ...this.#groupOptions(), checkMembers, expected })
       } catch (e) {
-        const reason = this.#refusalOf(e)
+        const reason = this.#refusalOf(e) ?? welcomeMismatch(e)
         if (reason === undefined) throw e
         await this.#markCompromised(st, `the Welcome at position ${c.position}: ${reason}`)
         return false
@@ -575,7 +621,7 @@ export class Session {
       this.#credentialProblem = null
       res = await processCommit(group, fromBase64url(c.commit), { checkMembers })
     } catch (e) {
-      const reason = this.#refusalOf(e)
+      const reason = this.#refusalOf(e) ?? unprocessable(e, this.#credentialProblem)
       if (reason === undefined) throw e
       await this.#markCompromised(st, `the commit at position ${c.position} (epoch ${c.epoch}, by ${this.username(c.userId)}): ${reason}`)
       return false
@@ -633,7 +679,8 @@ export class Session {
       onStep('Creating the encrypted group…')
       const group = await createGroup(this.#member, groupIdBytes, this.#groupOptions())
       const encryptedName = await encryptThreadName(this.crypto, group, threadId, name)
-      await this.api.submit(this.command('CreateThread', { threadId, groupId: toBase64url(groupIdBytes), encryptedName, members: userIds }))
+      const created = await this.api.submit(this.command('CreateThread', { threadId, groupId: toBase64url(groupIdBytes), encryptedName, members: userIds }))
+      await this.#recordMembership(threadId, created.events.flatMap(membershipEventsOf))
       const st = await this.#loadThread(threadId)
       st.group = group
       st.view.name = name
@@ -660,24 +707,48 @@ export class Session {
     return users.map((u) => u.userId).filter((id) => id !== this.keys.userId)
   }
 
-  /** Claims a key package per device of `userIds`, commits their addition with a Welcome. */
+  /**
+   * Claims a key package per certified device of `userIds`, commits their addition with a
+   * Welcome. The server hands out the packages, so each must be the one claimed: its ref
+   * the claimed ref, its credential the claimed device, that device one we asked for.
+   */
   async #commitAdd(threadId: string, st: ThreadState, userIds: readonly string[]): Promise<void> {
     const targets: { userId: string; deviceId: string }[] = []
     for (const userId of userIds) {
-      const u = await this.api.user(userId)
-      for (const d of u.devices) if (d.status === 'active' || d.status === 'rotationDue') targets.push({ userId, deviceId: d.deviceId })
+      const devices = (await this.#ledgerDevices(userId, true)) ?? []
+      for (const d of devices) if (d.status === 'active' || d.status === 'rotationDue') targets.push({ userId, deviceId: d.deviceId })
     }
     if (targets.length === 0) throw new Error('the new members have no active device')
     const claim = await this.api.submit(this.command('ClaimKeyPackages', { targets }))
     const claimed = claim.events.filter((e) => e.type === 'KeyPackageClaimed')
-    const packages = await Promise.all(claimed.map((e) => this.api.keyPackage(String(e.payload['deviceId']), String(e.payload['ref']))))
-    await this.#commit(threadId, st, (g) => proposeAddMembers(g, packages.map((p) => fromBase64url(p.keyPackage))))
+    const packages = await Promise.all(claimed.map((e) => this.#claimedPackage(targets, e)))
+    await this.#commit(threadId, st, (g) => proposeAddMembers(g, packages))
   }
 
-  /** Makes a commit from the current epoch, submits it; on a lost race catches up and tries again. */
+  /** The key package a KeyPackageClaimed event names, refused unless it is exactly that package of a target device. */
+  async #claimedPackage(targets: readonly MemberIdentity[], e: EventJson): Promise<Uint8Array> {
+    const want = { userId: String(e.payload['userId']), deviceId: String(e.payload['deviceId']) }
+    const ref = String(e.payload['ref'])
+    const who = `${want.userId}/${want.deviceId}`
+    if (!targets.some((t) => sameIdentity(t, want))) throw mlsError(MlsErrorCode.rejected, `the server claimed a key package of device ${who}, which was not asked for`)
+    const bytes = fromBase64url((await this.api.keyPackage(want.deviceId, ref)).keyPackage, 'keyPackage')
+    const kp = await parseKeyPackage(bytes)
+    if (toBase64url(kp.ref) !== ref) throw mlsError(MlsErrorCode.rejected, `the key package served for ref ${ref} of device ${who} has ref ${toBase64url(kp.ref)}`)
+    if (!sameIdentity(kp.identity, want)) {
+      throw mlsError(MlsErrorCode.rejected, `the key package served for device ${who} belongs to device ${kp.identity.userId}/${kp.identity.deviceId}`)
+    }
+    return bytes
+  }
+
+  /**
+   * Makes a commit from the current epoch, checks its membership change against the
+   * ledger's like any receiver would (a server that slipped in a device must not get it
+   * past us), submits it; on a lost race catches up and tries again.
+   */
   async #commit(threadId: string, st: ThreadState, make: (g: Group) => Promise<PendingCommit>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const pending = await make(st.group!)
+      await this.#checkOwnCommit(threadId, st, pending)
       const payload = {
         threadId,
         epoch: Number(pending.epoch),
@@ -695,6 +766,20 @@ export class Session {
         await this.#catchUp(threadId, st)
       }
     }
+  }
+
+  /** Our commit will land after every membership event we know: checked as of then. */
+  async #checkOwnCommit(threadId: string, st: ThreadState, pending: PendingCommit): Promise<void> {
+    const events = await this.#membershipEvents(threadId, st)
+    const ids = (ms: readonly GroupMember[]) => ms.map((m) => m.identity)
+    const v = checkCommitMembership({
+      before: ids(groupMembers(st.group!)),
+      after: ids(membersOfTree(pending.next.ratchetTree)),
+      events,
+      position: Number.MAX_SAFE_INTEGER,
+      epochStart: st.epochStart,
+    })
+    if (v.kind === 'refused') throw mlsError(MlsErrorCode.membership, `our own commit was not submitted: ${v.message}`)
   }
 
   /** After our commit moved the epoch, re-encrypt the name so exactly the new members can read it. */
@@ -726,7 +811,8 @@ export class Session {
     await this.#queue(threadId, async () => {
       await this.#sync(threadId)
       const st = await this.#activeThread(threadId)
-      await this.api.submit(this.command('AddMember', { threadId, userId }))
+      const added = await this.api.submit(this.command('AddMember', { threadId, userId }))
+      await this.#recordMembership(threadId, added.events.flatMap(membershipEventsOf))
       await this.#commitAdd(threadId, st, [userId])
       await this.#renameForEpoch(threadId, st)
       await this.#saveThread(threadId, st)
@@ -815,6 +901,26 @@ export class Session {
 /** A function, not an inline test: the status changes inside awaited calls, which narrowing does not see. */
 function compromised(st: ThreadState): boolean {
   return st.view.status === 'compromised'
+}
+
+/**
+ * Why a commit the ledger accepted for our epoch can never be processed, or undefined when it
+ * might be on a later try (a device list that could not be read). The ledger takes any bytes
+ * as the epoch's commit, so a malformed, misaddressed or unverifiable one (a faulty or hostile
+ * member) is final: the epoch is taken, no later commit can follow it, and retrying it on every
+ * sync only hid the thread's end behind a silent stall. The thread turns `compromised` instead.
+ */
+function unprocessable(e: unknown, credentialProblem: { readonly transient: boolean } | null): string | undefined {
+  if (!(e instanceof MlsClientError)) return undefined
+  const final: readonly string[] = [MlsErrorCode.malformed, MlsErrorCode.wrongGroup, MlsErrorCode.wrongEpoch, MlsErrorCode.unsupported, MlsErrorCode.tooLarge]
+  if (final.includes(e.code) || (e.code === MlsErrorCode.rejected && credentialProblem?.transient !== true)) return `it cannot be processed (${e.message})`
+  return undefined
+}
+
+/** A Welcome of another group or epoch than the thread's commit says: refused, never retried. */
+function welcomeMismatch(e: unknown): string | undefined {
+  if (!(e instanceof MlsClientError)) return undefined
+  return e.code === MlsErrorCode.wrongGroup || e.code === MlsErrorCode.wrongEpoch ? e.message : undefined
 }
 
 function refusal(v: MembershipVerdict): string | undefined {

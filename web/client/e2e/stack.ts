@@ -10,13 +10,16 @@ import { createCommand, signCommand } from '../../../domain/command.ts'
 import { nativeCrypto as crypto } from '../../../domain/crypto/native.ts'
 import { toBase64url } from '../../../domain/encoding.ts'
 import { signDeviceCertificate } from '../../../domain/identity.ts'
-import { buildCommand } from '../core/api/commands.ts'
-import { keyFileToJson, newUserKeys, sealKeyFile } from '../../../domain/keyfile.ts'
+import { ApiClient, type SessionInfo } from '../core/api/client.ts'
+import { buildCommand, buildRegisterUser, newAccountKeys } from '../core/api/commands.ts'
+import { directSlowOps } from '../core/slowOps.ts'
+import { keyFileToJson, newUserKeys, sealKeyFile, type KeyFile, type KeyFileKeys } from '../../../domain/keyfile.ts'
 import { startSystem, type RunningSystem } from '../../../ops/start.ts'
 import { dropDatabase, mysqlPool } from '../../../projections/db.ts'
 import { makeVerifier, encryptEmail } from '../../server/secrets.ts'
 import { WebStore } from '../../server/store.ts'
 import type { Mail } from '../../server/mailer.ts'
+import { defaultConfig } from '../../server/context.ts'
 
 export type Stack = {
   readonly url: string
@@ -48,7 +51,8 @@ export async function startStack(o: { staticDir?: string; log?: (l: string) => v
   const sys = await startSystem({
     dataDir, mysqlUrl, redisPrefix: prefix, port: 0, log,
     mailer: { send: async (m) => void mails.push(m), close() {} },
-    config: { passwordCost: testPasswordCost, staticDir: existsSync(staticDir) ? staticDir : null },
+    // every test user registers from 127.0.0.1: the per-IP registration limit (10 a hour) would stop a test at its 6th
+    config: { passwordCost: testPasswordCost, staticDir: existsSync(staticDir) ? staticDir : null, rates: { ...defaultConfig.rates, register: { limit: 1000, windowS: 3600 } } },
     rates: { commands: { limit: 10_000, windowS: 10 }, posts: { limit: 10_000, windowS: 10 } },
   })
   const url = sys.urls[0]!
@@ -139,4 +143,27 @@ export async function startStack(o: { staticDir?: string; log?: (l: string) => v
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+/** The password of every user registerTestUser makes (also its key file's passphrase). */
+export const testUserPassword = 'correct horse battery staple'
+/** Key-file sealing at a test's cost (scrypt N = 2^10). */
+export const testSlowOps = directSlowOps(crypto, { N: 2 ** 10, r: 8, p: 1 })
+
+export type TestUser = { readonly api: ApiClient; readonly keys: KeyFileKeys; readonly info: SessionInfo; readonly keyFile: KeyFile }
+
+/**
+ * A user registered through the stack's web (e-mail verified), logged in through `api` (a new
+ * cookie-keeping ApiClient unless given: a test's own subclass, say), and its key file sealed
+ * under testUserPassword: what a browser holds after sign-up.
+ */
+export async function registerTestUser(stack: Stack, username: string, api: ApiClient = new ApiClient({ baseUrl: stack.url, cookieJar: true })): Promise<TestUser> {
+  const email = `${username}@example.org`
+  const { registrationId, encryptedEmail } = await api.registerBegin(email)
+  const keys = newAccountKeys(crypto, username)
+  await api.registerComplete({ registrationId, password: testUserPassword, command: buildRegisterUser({ keys, username, encryptedEmail, now: Date.now(), crypto }) })
+  await fetch(await stack.verifyLink(email), { redirect: 'manual' })
+  const info = await api.login({ username, password: testUserPassword, keys, crypto })
+  const keyFile = await testSlowOps.sealKeyFile({ keys, password: testUserPassword, now: Date.now() })
+  return { api, keys, info, keyFile }
 }

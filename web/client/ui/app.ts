@@ -14,6 +14,26 @@ import { ChatView } from './chat.ts'
 
 export type AppDeps = { api: ApiClient; crypto: CryptoFacade; kv: KvStore; slow: SlowOps; root: HTMLElement; wsUrl: string }
 
+/** How long logout waits for queued thread work before locking anyway. */
+const logoutIdleWaitMs = 10_000
+
+/**
+ * Stops a session and wipes its vault key. Queued thread work (a sync, a commit) still
+ * writes to the vault, so it gets to finish first (bounded: a hung request must not block
+ * logout); anything later fails with ZIXT_ERR_VAULT_CLOSED instead of sealing a record
+ * under the wiped key.
+ */
+export async function endSession(s: Pick<Session, 'close' | 'idle' | 'vault'>, waitMs = logoutIdleWaitMs): Promise<void> {
+  s.close()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    await Promise.race([s.idle(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))])
+  } finally {
+    clearTimeout(timer)
+    s.vault.close()
+  }
+}
+
 export class App {
   readonly d: AppDeps
   session: Session | null = null
@@ -205,10 +225,10 @@ export class App {
   }
 
   async logout(notice: string | null = null): Promise<void> {
-    this.session?.close()
-    this.session?.vault.close()
-    this.session = null
+    const s = this.session
+    this.session = null // a second logout (button, then sessionEnded) finds nothing to close
     this.#chat = null
+    if (s !== null) await this.busy('Saving and locking your keys', () => endSession(s))
     try {
       await this.d.api.logout()
     } catch {

@@ -2,10 +2,38 @@
 // and a contact's fingerprint to compare out of band.
 import { fingerprint } from '../../../domain/identity.ts'
 import { keyFileToJson } from '../../../domain/keyfile.ts'
+import { ErrorCode } from '../../../domain/errors.ts'
 import { loadAccount, saveAccount } from '../core/store/vault.ts'
 import { errorText, type Session } from '../core/session.ts'
+import type { KvStore } from '../core/store/kv.ts'
 import type { App } from './app.ts'
 import { field, formatTime, h, replace } from './dom.ts'
+
+/**
+ * Rotates this device's key and reseals the stored key file under `password`. The password
+ * must first open the key file stored now: resealing under an unchecked (mistyped) one
+ * would leave the only copy of the keys under a password nobody knows.
+ */
+export async function rotateDeviceKey(kv: KvStore, s: Pick<Session, 'api' | 'slow' | 'info' | 'keys'>, password: string, now: () => number): Promise<void> {
+  const rec = await loadAccount(kv, s.info.username)
+  if (rec === undefined) throw new Error(`This browser holds no key file for "${s.info.username}"; the key was not rotated.`)
+  let opened
+  try {
+    opened = await s.slow.openKeyFile({ keyFile: rec.keyFile, password })
+  } catch (e) {
+    if ((e as { code?: string }).code === ErrorCode.decryptFailed) throw new Error('Wrong password: it does not open the key file stored in this browser. The key was not rotated.')
+    throw e
+  }
+  const same = opened.userId === s.keys.userId && opened.deviceId === s.keys.deviceId
+  opened.identity.secretKey.fill(0)
+  opened.device.secretKey.fill(0)
+  if (!same) throw new Error('The key file stored in this browser belongs to another device; the key was not rotated.')
+  const { keys, command } = await s.slow.rotateDeviceKey({ keys: s.keys, now: now() })
+  const keyFile = await s.slow.sealKeyFile({ keys, password, now: now() })
+  await s.api.submit(command as never)
+  await saveAccount(kv, { ...rec, keyFile })
+  s.keys = keys
+}
 
 export function settingsView(app: App, s: Session): HTMLElement {
   const err = h('p', { class: 'error', role: 'alert' })
@@ -24,16 +52,9 @@ export function settingsView(app: App, s: Session): HTMLElement {
   const rotate = h('button', { type: 'button' }, 'Rotate this device’s key')
   rotate.addEventListener('click', () => {
     err.textContent = ''
-    const pw = prompt('Your password (the rotated key is sealed under it):')
+    const pw = prompt('Your current password (checked against the key file here; the rotated key is sealed under it):')
     if (pw === null) return
-    app.busy('Rotating the device key (SPHINCS+ certificate, takes a few seconds)', async () => {
-      const { keys, command } = await s.slow.rotateDeviceKey({ keys: s.keys, now: Date.now() })
-      const keyFile = await s.slow.sealKeyFile({ keys, password: pw, now: Date.now() })
-      await s.api.submit(command as never)
-      const rec = await loadAccount(app.d.kv, s.info.username)
-      if (rec !== undefined) await saveAccount(app.d.kv, { ...rec, keyFile })
-      s.keys = keys
-    }).then(() => { ok.textContent = 'Device key rotated.'; return loadDevices() }).catch(fail)
+    app.busy('Rotating the device key (SPHINCS+ certificate, takes a few seconds)', () => rotateDeviceKey(app.d.kv, s, pw, Date.now)).then(() => { ok.textContent = 'Device key rotated.'; return loadDevices() }).catch(fail)
   })
 
   const exportBtn = h('button', { type: 'button', id: 'export-key' }, 'Download my key file')

@@ -230,6 +230,22 @@ t.test('key packages: ref, last resort, validation, welcome addressing', async (
   await t.rejects(proposeAddMembers(applyOwnCommit(group, add), [gen.packages[1]!.bytes]), { code: MlsErrorCode.rejected }, 'the same device cannot be added twice')
 })
 
+t.test('a Welcome must open the expected group and epoch, or it is refused and the key package kept', async (t) => {
+  const alice = await newDevice('alice')
+  const bob = await newDevice('bob')
+  const groupA = te.encode('thread:A-expected-group-test')
+  alice.group = await createGroup(alice.member, groupA)
+  const pending = await proposeAddMembers(g(alice), [await publish(bob)])
+  const welcome = pending.welcome!
+  const before = bob.member
+  await rejectsWith(t, joinFromWelcome(bob.member, welcome, { expected: { groupId: te.encode('thread:C-expected-group-test'), epoch: 1n } }), MlsErrorCode.wrongGroup, 'another thread\'s group id')
+  await rejectsWith(t, joinFromWelcome(bob.member, welcome, { expected: { groupId: groupA, epoch: 2n } }), MlsErrorCode.wrongEpoch, 'another epoch')
+  t.equal(bob.member, before, 'the refused joins consumed nothing')
+  const res = await joinFromWelcome(bob.member, welcome, { expected: { groupId: groupA, epoch: 1n } })
+  t.equal(groupEpoch(res.group), 1n, 'the right group and epoch join')
+  t.equal(res.member.keyPackages.length, before.keyPackages.length - 1, 'and consume the key package')
+})
+
 t.teardown(() => {
   const rows = [...timings].map(([op, xs]) => {
     const avg = xs.reduce((a, b) => a + b, 0) / xs.length

@@ -94,6 +94,12 @@ export async function joinFromWelcome(
     readonly ratchetTree?: Uint8Array
     /** Sees the joined group's devices before the key package is consumed; a message refuses the join (ZIXT_ERR_MLS_MEMBERSHIP). */
     readonly checkMembers?: (members: readonly GroupMember[]) => string | undefined
+    /**
+     * The group and epoch the Welcome must open (the thread's group id, the epoch after the
+     * commit that carried it): a Welcome of another group or epoch is refused before the
+     * key package is consumed (ZIXT_ERR_MLS_WRONG_GROUP / ZIXT_ERR_MLS_WRONG_EPOCH).
+     */
+    readonly expected?: { readonly groupId: Uint8Array; readonly epoch: bigint }
   } = {},
 ): Promise<JoinResult> {
   if (welcomeBytes.length > limits.mlsHandshakeBytesMax) {
@@ -112,6 +118,13 @@ export async function joinFromWelcome(
   const state = await wrapMls(MlsErrorCode.rejected, 'joinFromWelcome', () =>
     joinGroup(welcome, held.publicPackage, held.privatePackage, emptyPskIndex, cs, tree, undefined, clientConfigFor(options)),
   )
+  const expected = options.expected
+  if (expected !== undefined && !equalBytes(state.groupContext.groupId, expected.groupId)) {
+    throw mlsError(MlsErrorCode.wrongGroup, 'the welcome opens another group than the thread\'s')
+  }
+  if (expected !== undefined && state.groupContext.epoch !== expected.epoch) {
+    throw mlsError(MlsErrorCode.wrongEpoch, `the welcome opens epoch ${state.groupContext.epoch}, the commit that carried it leads to epoch ${expected.epoch}`)
+  }
   const refusal = options.checkMembers?.(membersOfTree(state.ratchetTree))
   if (refusal !== undefined) throw mlsError(MlsErrorCode.membership, refusal)
   if (held.lastResort) return { group: { state }, member }

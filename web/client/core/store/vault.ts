@@ -9,6 +9,7 @@
 import type { CryptoFacade } from '../../../../domain/crypto/types.ts'
 import { concatBytes, fromBase64url, toBase64url, utf8Decode, utf8Encode } from '../../../../domain/encoding.ts'
 import { parseKeyFile, type KeyFile, type KeyFileKeys } from '../../../../domain/keyfile.ts'
+import { ZixtError } from '../../../../domain/errors.ts'
 import { decode, encode, type Value } from '../../../../domain/ledger/codec.ts'
 import type { KvStore } from './kv.ts'
 
@@ -64,12 +65,17 @@ export function openVault(kv: KvStore, crypto: CryptoFacade, rec: AccountRecord,
   return { vault: new Vault(kv, crypto, vaultKey, keys.userId), record }
 }
 
+export const VaultErrorCode = {
+  closed: 'ZIXT_ERR_VAULT_CLOSED', // used after logout: the key is wiped
+} as const
+
 /** Encrypted records of one account. Each record is bound to its name (AAD). */
 export class Vault {
   readonly #kv: KvStore
   readonly #crypto: CryptoFacade
   readonly #key: Uint8Array
   readonly #prefix: string
+  #closed = false
 
   constructor(kv: KvStore, crypto: CryptoFacade, key: Uint8Array, userId: string) {
     this.#kv = kv
@@ -79,24 +85,38 @@ export class Vault {
   }
 
   async get(name: string): Promise<Value | undefined> {
+    this.#assertOpen('read', name)
     const raw = await this.#kv.get(this.#prefix + name)
     if (raw === undefined) return undefined
+    this.#assertOpen('read', name) // closed while the store was reading
     const pt = this.#crypto.aes256gcm.decrypt(this.#key, raw.subarray(0, 12), raw.subarray(12), utf8Encode(RECORD_AAD + name))
     return decode(pt, { itemsMax: 10_000_000 })
   }
 
+  /** Encrypts before the first await, so a put either seals under the real key or throws. */
   async put(name: string, value: Value): Promise<void> {
+    this.#assertOpen('write', name)
     const nonce = this.#crypto.randomBytes(12)
     const ct = this.#crypto.aes256gcm.encrypt(this.#key, nonce, encode(value, { itemsMax: 10_000_000 }), utf8Encode(RECORD_AAD + name))
     await this.#kv.put(this.#prefix + name, concatBytes(nonce, ct))
   }
 
   async names(prefix: string): Promise<string[]> {
+    this.#assertOpen('list', prefix)
     return (await this.#kv.keys(this.#prefix + prefix)).map((k) => k.slice(this.#prefix.length))
   }
 
-  /** Forget the key in memory (logout). */
+  /**
+   * Forget the key in memory (logout). Any later get/put throws ZIXT_ERR_VAULT_CLOSED: a
+   * late write would otherwise seal a record under the wiped (all-zero) key, readable by
+   * anyone with the disk and unreadable at the next unlock.
+   */
   close(): void {
+    this.#closed = true
     this.#key.fill(0)
+  }
+
+  #assertOpen(op: string, name: string): void {
+    if (this.#closed) throw new ZixtError(VaultErrorCode.closed, `cannot ${op} vault record "${name}": the vault is closed (logged out)`, { name })
   }
 }
