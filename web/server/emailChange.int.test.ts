@@ -2,12 +2,11 @@
 // (≥ 60 s apart, 3 per hour per user), refused before consensus; and a mail that fails is
 // logged without its address. Whole stack with a loopback SMTP server, as seedStory.int.test.ts.
 import t, { type Test } from 'tap'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { nativeCrypto as crypto } from '../../domain/crypto/native.ts'
 import { toBase64url } from '../../domain/encoding.ts'
-import { dropDatabase } from '../../projections/db.ts'
 import { startSystem, type RunningSystem } from '../../ops/start.ts'
 import { ApiClient, ApiError } from '../client/core/api/client.ts'
 import { buildCommand, buildRegisterUser, newAccountKeys } from '../client/core/api/commands.ts'
@@ -15,6 +14,7 @@ import { defaultConfig } from './context.ts'
 import { password, testPasswordCost } from './fuzz/stack.ts'
 import { smtpMailer } from './mailer.ts'
 import { bouncingSmtp } from './testing/bouncingSmtp.ts'
+import { removeTestSystem } from '../../ops/testing/cli.ts'
 
 t.setTimeout(240_000)
 const name = `zixt_mail_${toBase64url(crypto.randomBytes(6)).replace(/[^a-zA-Z0-9]/g, 'x').toLowerCase()}`
@@ -36,12 +36,8 @@ t.before(async () => {
   })
 })
 t.teardown(async () => {
-  await sys?.stop()
   smtp.close()
-  await dropDatabase(mysqlUrl).catch(() => {})
-  const keys = await sys?.redis.keys(`${prefix}*`).catch(() => []) ?? []
-  if (keys.length > 0) await sys.redis.del(...keys).catch(() => {})
-  rmSync(dataDir, { recursive: true, force: true })
+  if (sys !== undefined) await removeTestSystem(sys, { mysqlUrl, redisPrefix: prefix, dataDir })
 })
 
 async function register(username: string) {

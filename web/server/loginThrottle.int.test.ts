@@ -3,18 +3,18 @@
 // without the recipient's address, a resend answered 503. Whole stack with a loopback SMTP
 // server that refuses one recipient, as emailChange.int.test.ts.
 import t, { type Test } from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { nativeCrypto as crypto } from '../../domain/crypto/native.ts'
 import { toBase64url } from '../../domain/encoding.ts'
-import { dropDatabase } from '../../projections/db.ts'
 import { startSystem, type RunningSystem } from '../../ops/start.ts'
 import { ApiClient, ApiError } from '../client/core/api/client.ts'
 import { buildRegisterUser, newAccountKeys, signLoginChallenge } from '../client/core/api/commands.ts'
 import { password, testPasswordCost } from './fuzz/stack.ts'
 import { smtpMailer } from './mailer.ts'
 import { bouncingSmtp } from './testing/bouncingSmtp.ts'
+import { removeTestSystem } from '../../ops/testing/cli.ts'
 
 t.setTimeout(240_000)
 const name = `zixt_lthr_${toBase64url(crypto.randomBytes(6)).replace(/[^a-zA-Z0-9]/g, 'x').toLowerCase()}`
@@ -36,12 +36,8 @@ t.before(async () => {
   })
 })
 t.teardown(async () => {
-  await sys?.stop()
   smtp.close()
-  await dropDatabase(mysqlUrl).catch(() => {})
-  const keys = await sys?.redis.keys(`${prefix}*`).catch(() => []) ?? []
-  if (keys.length > 0) await sys.redis.del(...keys).catch(() => {})
-  rmSync(dataDir, { recursive: true, force: true })
+  if (sys !== undefined) await removeTestSystem(sys, { mysqlUrl, redisPrefix: prefix, dataDir })
 })
 
 async function register(username: string, email = `${username}@example.org`) {
