@@ -7,6 +7,7 @@ import { mysqlProjections } from './mysql/index.ts'
 import { ProjectionRunner } from './runner.ts'
 import { chatWorkload } from './testing/eventLog.ts'
 import { createTestDb, tableDigest } from './testing/testDb.ts'
+import { runInBackground } from './testing/background.ts'
 
 const db = await createTestDb()
 t.teardown(() => db.drop())
@@ -15,16 +16,13 @@ const tables = mysqlProjections.flatMap((p) => p.tables)
 /** Runs a runner over `events` until it has applied `until` or reported an error; its status. */
 async function runOver(events: readonly EventEnvelope[], until: number): Promise<{ position: number; lastError: string | null }> {
   const runner = new ProjectionRunner({ source: new ArrayEventSource([...events]), connect: db.connect, projections: mysqlProjections, batchEvents: 200, backoffMs: { min: 50, max: 50 } })
-  const stop = new AbortController()
-  const running = runner.run(stop.signal, until)
+  const stop = runInBackground(runner, until)
   let status = await runner.status()
   for (let i = 0; i < 200 && status.lastError === null && status.position < until; i++) {
     await new Promise((r) => setTimeout(r, 25))
     status = await runner.status()
   }
-  stop.abort()
-  await running
-  await runner.close()
+  await stop()
   return { position: status.position, lastError: status.lastError }
 }
 

@@ -11,6 +11,7 @@ import { redisKeys } from './redis/keys.ts'
 import { positionChannel, ProjectionRunner } from './runner.ts'
 import { chatWorkload } from './testing/eventLog.ts'
 import { createTestDb, testRedisPrefix } from './testing/testDb.ts'
+import { runInBackground } from './testing/background.ts'
 
 const admin = new Redis('redis://127.0.0.1:6379')
 const db = await createTestDb()
@@ -54,13 +55,7 @@ t.test('a batch whose PUBLISHes failed is reported and published on a later roun
   })
   listener.on('message', (_ch, msg: string) => { noticed = Number(msg) })
   const runner = new ProjectionRunner({ source, connect: db.connect, projections: mysqlProjections, redis, redisPrefix: prefix, batchEvents: 200, backoffMs: { min: 20, max: 100 } })
-  const stop = new AbortController()
-  const running = runner.run(stop.signal)
-  t.teardown(async () => {
-    stop.abort()
-    await running
-    await runner.close()
-  })
+  t.teardown(runInBackground(runner))
   t.ok(await until('caught up', () => noticed === split - 1), 'caught up before the failure')
 
   await admin.call('ACL', 'SETUSER', user, '-publish') // every PUBLISH now answers NOPERM; SET, EVAL still run

@@ -13,6 +13,7 @@ import { positionChannel, ProjectionRunner } from './runner.ts'
 import { chatWorkload } from './testing/eventLog.ts'
 import { project, rows } from './testing/given.ts'
 import { createTestDb, testRedisPrefix } from './testing/testDb.ts'
+import { runInBackground } from './testing/background.ts'
 
 const redis = new Redis('redis://127.0.0.1:6379')
 const prefixes: string[] = []
@@ -61,12 +62,9 @@ t.test('after Redis lost the prefix, a restarted runner publishes no old event, 
   const k = events.findLastIndex((e) => e.type === 'MessagePosted') // the "new" event
   const source = new ArrayEventSource(events.slice(0, k))
   const first = new ProjectionRunner({ source, connect: db.connect, projections: mysqlProjections, redis, redisPrefix: prefix, batchEvents: 500 })
-  const stop1 = new AbortController()
-  const running1 = first.run(stop1.signal)
+  const stopFirst = runInBackground(first)
   await until('the first runner caught up', async () => (await first.status()).position === k - 1 && Number(await redis.get(redisKeys.publishCheckpoint(prefix))) === k - 1)
-  stop1.abort()
-  await running1
-  await first.close()
+  await stopFirst()
   const conn = await db.connect()
   t.teardown(() => conn.end())
   t.same(await mismatched(conn, prefix), [], 'before: Redis counters equal MySQL')
@@ -88,13 +86,7 @@ t.test('after Redis lost the prefix, a restarted runner publishes no old event, 
   listener.on('message', (_ch, msg: string) => { noticed = Number(msg) })
   const logs: string[] = []
   const second = new ProjectionRunner({ source, connect: db.connect, projections: mysqlProjections, redis, redisPrefix: prefix, batchEvents: 500, log: (l) => logs.push(l) })
-  const stop2 = new AbortController()
-  const running2 = second.run(stop2.signal)
-  t.teardown(async () => {
-    stop2.abort()
-    await running2
-    await second.close()
-  })
+  t.teardown(runInBackground(second))
   await until('the restarted runner announced its position', () => noticed === k - 1)
   const appended = Date.now()
   source.append(...events.slice(k))
@@ -171,13 +163,7 @@ t.test('a publish checkpoint far behind is caught up a bounded amount per round:
     if (m.kind === 'event') published.add(m.position)
   })
   const runner = new ProjectionRunner({ source: new ArrayEventSource([...events]), connect: db.connect, projections: mysqlProjections, redis, redisPrefix: prefix })
-  const stop = new AbortController()
-  const running = runner.run(stop.signal)
-  t.teardown(async () => {
-    stop.abort()
-    await running
-    await runner.close()
-  })
+  t.teardown(runInBackground(runner))
   await until('every event republished', () => published.size === events.length)
   t.ok(atFirstNotice > 0 && atFirstNotice <= 10_000, `the first round published ${atFirstNotice} of ${events.length} events before the position notice`)
   t.equal(Number(await redis.get(redisKeys.publishCheckpoint(prefix))), events.length - 1, 'then the rest: the publish checkpoint is at the head')

@@ -8,6 +8,7 @@ import { ProjectionRunner } from './runner.ts'
 import { chatWorkload } from './testing/eventLog.ts'
 import { rows } from './testing/given.ts'
 import { createTestDb } from './testing/testDb.ts'
+import { runInBackground } from './testing/background.ts'
 
 const db = await createTestDb()
 t.teardown(() => db.drop())
@@ -22,14 +23,11 @@ t.test('a source that skips the event asked for: the error names both positions,
     wait: (position: number, signal: AbortSignal) => inner.wait(position, signal),
   }
   const runner = new ProjectionRunner({ source, connect: db.connect, projections: mysqlProjections, batchEvents: 50, backoffMs: { min: 20, max: 50 } })
-  const stop = new AbortController()
-  const running = runner.run(stop.signal)
+  const stop = runInBackground(runner)
   for (let i = 0; i < 200 && (await runner.status()).lastError === null && (await runner.status()).position < events.length - 1; i++) await new Promise((r) => setTimeout(r, 25))
   await new Promise((r) => setTimeout(r, 200)) // a few retries
   const status = await runner.status()
-  stop.abort()
-  await running
-  await runner.close()
+  await stop()
   t.equal(status.lastError, `event source returned position ${skip + 1}, expected ${skip} (read from ${skip})`, 'status().lastError names both positions')
   t.equal(status.position, skip - 1, 'the runner stays before the skipped event')
   const conn = await db.connect()
