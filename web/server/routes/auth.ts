@@ -40,6 +40,18 @@ export function mailFault(e: unknown): string {
   return typeof responseCode === 'number' ? `${c} ${responseCode}` : c
 }
 
+const resendGapKey = (ctx: Ctx, userId: string): string => `${ctx.prefix}resend-gap:${userId}`
+
+/**
+ * One verification mail's worth of the user's budget (resend and ChangeEmail share it): at
+ * least 60 s after the last one, and rates.resend. Refused with 429 and `gapMessage`.
+ */
+export async function takeVerificationMailSlot(ctx: Ctx, userId: string, gapMessage: string): Promise<void> {
+  const gap = await ctx.d.redis.set(resendGapKey(ctx, userId), '1', 'EX', 60, 'NX')
+  if (gap !== 'OK') throw webError(WebError.rateLimited, gapMessage, { retryAfterS: 60 })
+  await ctx.rate(`resend:${userId}`, ctx.config.rates.resend)
+}
+
 type Pending = { email: string; dataKey: string; encryptedEmail: string }
 
 /** register/begin and admin create-begin: a fresh data key and the e-mail ciphertext, pending 30 min. */
@@ -272,16 +284,14 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.post('/api/email/resend', { schema: body({}) }, async (req, reply) => {
     const a = await ctx.auth(req)
     if (a.user.emailVerified) throw webError(WebError.alreadyVerified, 'e-mail already verified')
-    const gap = await ctx.d.redis.set(`${ctx.prefix}resend-gap:${a.user.userId}`, '1', 'EX', 60, 'NX')
-    if (gap !== 'OK') throw webError(WebError.rateLimited, 'a mail was sent less than 60 s ago', { retryAfterS: 60 })
-    await ctx.rate(`resend:${a.user.userId}`, ctx.config.rates.resend)
+    await takeVerificationMailSlot(ctx, a.user.userId, 'a mail was sent less than 60 s ago')
     const key = await ctx.store.dataKey(a.user.userId)
     if (key === null || a.user.encryptedEmail === null) throw webError('ZIXT_ERR_NOT_FOUND', 'no e-mail on file')
     try {
       await ctx.sendVerification(a.user.userId, decryptEmail(key, a.user.encryptedEmail, ctx.crypto), a.user.encryptedEmail)
     } catch (e) {
       ctx.log(`mail: verification for ${a.user.userId} not sent: ${mailFault(e)}`)
-      await ctx.d.redis.del(`${ctx.prefix}resend-gap:${a.user.userId}`) // nothing was sent: a retry need not wait 60 s
+      await ctx.d.redis.del(resendGapKey(ctx, a.user.userId)) // nothing was sent: a retry need not wait 60 s
       throw webError(ErrorCode.unavailable, 'the verification mail could not be sent; try again later')
     }
     reply.status(202)

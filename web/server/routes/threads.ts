@@ -5,7 +5,7 @@ import type { SignedDomainCommand } from '../../../domain/command.ts'
 import type { Auth, Ctx } from '../context.ts'
 import { webError, WebError } from '../httpErrors.ts'
 import { decryptEmail, encryptEmail } from '../secrets.ts'
-import { mailFault, ownCommand } from './auth.ts'
+import { mailFault, ownCommand, takeVerificationMailSlot } from './auth.ts'
 import { body, intString, query, str } from './schemas.ts'
 
 const ADMIN_TYPES: ReadonlySet<string> = new Set(['AdminCreateUser', 'AdminEditUser', 'AdminDisableUser', 'AdminEnableUser', 'AdminDeleteUser', 'AdminReplaceUserKey'])
@@ -57,16 +57,6 @@ async function attachable(ctx: Ctx, a: Auth, attachments: readonly { readonly bl
   }
 }
 
-/**
- * Every committed EmailChanged sends a verification mail (afterCommit), so ChangeEmail shares
- * the resend limits (POST /api/email/resend): ≥ 60 s apart, rates.resend per user. Checked
- * before consensus, so a refused change leaves nothing in the ledger.
- */
-async function verificationMailAllowed(ctx: Ctx, userId: string): Promise<void> {
-  const gap = await ctx.d.redis.set(`${ctx.prefix}resend-gap:${userId}`, '1', 'EX', 60, 'NX')
-  if (gap !== 'OK') throw webError(WebError.rateLimited, 'ChangeEmail: a verification mail was sent less than 60 s ago', { retryAfterS: 60 })
-  await ctx.rate(`resend:${userId}`, ctx.config.rates.resend)
-}
 
 const csv = (s: string | undefined, max: number, field: string): string[] => {
   const list = (s ?? '').split(',').filter((x) => x !== '')
@@ -82,7 +72,8 @@ export function threadRoutes(app: FastifyInstance, ctx: Ctx): void {
       if (NOT_HERE.has(s.command.type)) throw webError('ZIXT_ERR_WRONG_SIGNER', `command.type: ${s.command.type} has its own route (docs/api.md)`, { field: 'command.type' })
       if (ADMIN_TYPES.has(s.command.type) && !a.user.admin) throw webError('ZIXT_ERR_NOT_ADMIN', `${s.command.type}: admin only`)
       if (s.command.type === 'PostMessage') await attachable(ctx, a, s.command.payload.attachments)
-      if (s.command.type === 'ChangeEmail') await verificationMailAllowed(ctx, a.user.userId)
+      // every committed EmailChanged sends a verification mail (afterCommit): refused here, it leaves nothing in the ledger
+      if (s.command.type === 'ChangeEmail') await takeVerificationMailSlot(ctx, a.user.userId, 'ChangeEmail: a verification mail was sent less than 60 s ago')
     })
   })
 
